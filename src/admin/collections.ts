@@ -1,0 +1,178 @@
+// The admin collections: how each maps API fields to columns and rows back to JSON. Semantic
+// checks the schema cannot express (timezones, windows, group cycles) live here too.
+import { isValidTimezone } from "../index/clock";
+import { windowsProblem } from "../index/schedule";
+import type { ScheduleWindow } from "../index/types";
+import { invalid } from "../errors";
+import { hashSecret, newSecret } from "../tokens";
+import type { Tx } from "./tx";
+
+type Row = Record<string, any>;
+type Input = Record<string, any>;
+
+export interface Collection {
+  /** Route segment, e.g. "users". */
+  name: string;
+  /** Audit entity, e.g. "user". */
+  entity: string;
+  table: string;
+  toJson(row: Row): Record<string, unknown>;
+  /** Validated column values for an insert (existing = null) or a patch. */
+  toRow(tx: Tx, input: Input, existing: Row | null): Promise<Row>;
+  /** Query parameters that filter the list, → column. */
+  filters?: Record<string, string>;
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+const stamps = (r: Row) => ({ created_at: iso(r.created_at), updated_at: iso(r.updated_at) });
+
+/** Copies the named fields present in `input` (undefined = leave alone; null = clear). */
+function pick(input: Input, fields: string[]): Row {
+  const out: Row = {};
+  for (const f of fields) if (input[f] !== undefined) out[f] = input[f];
+  return out;
+}
+
+function checkValidity(row: Row, existing: Row | null, fromCol = "valid_from", untilCol = "valid_until"): void {
+  const from = row[fromCol] !== undefined ? row[fromCol] : existing?.[fromCol];
+  const until = row[untilCol] !== undefined ? row[untilCol] : existing?.[untilCol];
+  if (from != null && until != null && new Date(from).getTime() >= new Date(until).getTime()) {
+    throw invalid(untilCol, `must be after ${fromCol}`);
+  }
+}
+
+export const users: Collection = {
+  name: "users",
+  entity: "user",
+  table: "users",
+  filters: { username: "username" },
+  toJson: (r) => ({
+    id: r.id, username: r.username, email: r.email, display_name: r.display_name, active: r.active,
+    valid_from: iso(r.valid_from), valid_until: iso(r.valid_until), ...stamps(r),
+  }),
+  async toRow(_tx, input, existing) {
+    const row = pick(input, ["username", "email", "display_name", "active", "valid_from", "valid_until"]);
+    if (input.password !== undefined) {
+      row.password_hash = input.password === null ? null : await Bun.password.hash(input.password, "argon2id");
+    }
+    checkValidity(row, existing);
+    return row;
+  },
+};
+
+export const groups: Collection = {
+  name: "groups",
+  entity: "group",
+  table: "groups",
+  filters: { parent_id: "parent_id", name: "name" },
+  toJson: (r) => ({ id: r.id, name: r.name, parent_id: r.parent_id, ...stamps(r) }),
+  async toRow(tx, input, existing) {
+    const row = pick(input, ["name", "parent_id"]);
+    if (existing && row.parent_id) {
+      // Serialise group writes so two concurrent re-parentings cannot close a cycle together.
+      await tx`select n from pcl_revision for update`;
+      if (row.parent_id === existing.id) throw invalid("parent_id", "a group cannot be its own parent");
+      const [cycle] = await tx`
+        with recursive up(id, parent_id) as (
+          select id, parent_id from groups where id = ${row.parent_id}
+          union
+          select g.id, g.parent_id from groups g join up on g.id = up.parent_id)
+        select 1 from up where id = ${existing.id} limit 1`;
+      if (cycle) throw invalid("parent_id", "would make the group its own ancestor");
+    }
+    return row;
+  },
+};
+
+export const zones: Collection = {
+  name: "zones",
+  entity: "zone",
+  table: "zones",
+  filters: { name: "name" },
+  toJson: (r) => ({ id: r.id, name: r.name, ...stamps(r) }),
+  toRow: async (_tx, input) => pick(input, ["name"]),
+};
+
+export const gates: Collection = {
+  name: "gates",
+  entity: "gate",
+  table: "gates",
+  filters: { zone_id: "zone_id", mode: "mode" },
+  toJson: (r) => ({ id: r.id, name: r.name, zone_id: r.zone_id, mode: r.mode, unlock_ms: r.unlock_ms, ...stamps(r) }),
+  toRow: async (_tx, input, existing) => pick(input, existing ? ["name", "zone_id", "mode", "unlock_ms"] : ["id", "name", "zone_id", "mode", "unlock_ms"]),
+};
+
+export const schedules: Collection = {
+  name: "schedules",
+  entity: "schedule",
+  table: "schedules",
+  toJson: (r) => ({ id: r.id, name: r.name, timezone: r.timezone, windows: r.windows, ...stamps(r) }),
+  async toRow(tx, input) {
+    const row = pick(input, ["name", "timezone"]);
+    if (row.timezone !== undefined && !isValidTimezone(row.timezone)) {
+      throw invalid("timezone", "not an IANA timezone name (e.g. Europe/Berlin)");
+    }
+    if (input.windows !== undefined) {
+      const problem = windowsProblem(input.windows as ScheduleWindow[]);
+      if (problem) throw invalid(problem.field, problem.message);
+      row.windows = tx.json(input.windows.map((w: ScheduleWindow) => ({ days: [...new Set(w.days)].sort(), start: w.start, end: w.end })));
+    }
+    return row;
+  },
+};
+
+export const grants: Collection = {
+  name: "grants",
+  entity: "grant",
+  table: "grants",
+  filters: { user_id: "subject_user_id", group_id: "subject_group_id", gate_id: "target_gate_id", zone_id: "target_zone_id" },
+  toJson: (r) => ({
+    id: r.id,
+    subject: r.subject_user_id !== null ? { user_id: r.subject_user_id } : { group_id: r.subject_group_id },
+    target: r.target_gate_id !== null ? { gate_id: r.target_gate_id } : { zone_id: r.target_zone_id },
+    effect: r.effect, schedule_id: r.schedule_id, valid_from: iso(r.valid_from), valid_until: iso(r.valid_until),
+    ...stamps(r),
+  }),
+  async toRow(_tx, input, existing) {
+    const row = pick(input, ["effect", "schedule_id", "valid_from", "valid_until"]);
+    if (input.subject !== undefined) {
+      const s = input.subject;
+      if ((s.user_id === undefined) === (s.group_id === undefined)) throw invalid("subject", "give exactly one of user_id, group_id");
+      row.subject_user_id = s.user_id ?? null;
+      row.subject_group_id = s.group_id ?? null;
+    }
+    if (input.target !== undefined) {
+      const t = input.target;
+      if ((t.gate_id === undefined) === (t.zone_id === undefined)) throw invalid("target", "give exactly one of gate_id, zone_id");
+      row.target_gate_id = t.gate_id ?? null;
+      row.target_zone_id = t.zone_id ?? null;
+    }
+    checkValidity(row, existing);
+    return row;
+  },
+};
+
+export const credentials: Collection = {
+  name: "credentials",
+  entity: "credential",
+  table: "credentials",
+  filters: { user_id: "user_id", kind: "kind" },
+  toJson: (r) => ({
+    id: r.id, user_id: r.user_id, kind: r.kind, label: r.label, scopes: r.scopes,
+    expires_at: iso(r.expires_at), valid_from: iso(r.valid_from), revoked_at: iso(r.revoked_at), ...stamps(r),
+  }),
+  async toRow(_tx, input, existing) {
+    const row = pick(input, existing ? ["label", "scopes", "expires_at", "valid_from"] : ["user_id", "kind", "label", "scopes", "expires_at", "valid_from"]);
+    if (row.scopes) row.scopes = [...new Set(row.scopes as string[])].sort();
+    if (!existing) {
+      // The plain secret leaves through `secret` on the create answer only; the row keeps its hash.
+      const secret: string = input.secret ?? newSecret();
+      row.secret_hash = hashSecret(secret);
+      Object.defineProperty(row, "secret", { value: secret, enumerable: false });
+    }
+    checkValidity(row, existing, "valid_from", "expires_at");
+    return row;
+  },
+};
+
+export const COLLECTIONS = { users, groups, zones, gates, schedules, grants, credentials };

@@ -1,0 +1,140 @@
+// Environment → one frozen, typed config, parsed once at startup. Every problem is collected and
+// reported together, so an operator fixes them in one go.
+import { availableParallelism } from "node:os";
+import type { LogLevel } from "./log";
+
+export interface RateLimit {
+  count: number;
+  windowMs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  embeddedPgPort: number;
+  redisUrl: string | null;
+  adminBootstrapToken: string | null;
+  logLevel: LogLevel;
+  workers: number;
+  rateLimitGate: RateLimit | null;
+  rateLimitToken: RateLimit | null;
+  rateLimitLogin: RateLimit | null;
+  rateLimitMode: "local" | "synced" | "exact";
+  sessionTtlMs: number;
+  changeLogRetentionMs: number;
+  eventRetentionDays: number;
+  eventFlushMs: number;
+  eventBufferMax: number;
+  openwayCompatPort: number | null;
+  demoData: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super("invalid configuration:\n  - " + problems.join("\n  - "));
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "250ms", "1s", "5m", "12h", "7d" → milliseconds; NaN when malformed. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  return m ? +m[1]! * UNITS[m[2]!]! : NaN;
+}
+
+/** "<count>/<window>" like "10/5m", or "off". */
+export function parseRateLimit(text: string): RateLimit | null | undefined {
+  if (text.trim() === "off") return null;
+  const m = /^(\d+)\/(\d+(?:ms|s|m|h|d)|s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  const windowMs = parseDuration(/^\d/.test(m[2]!) ? m[2]! : "1" + m[2]);
+  const count = +m[1]!;
+  if (!(count >= 1) || !(windowMs >= 1)) return undefined;
+  return { count, windowMs };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+  const problems: string[] = [];
+
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return def;
+    }
+    return n;
+  };
+  const duration = (name: string, def: string): number => {
+    const raw = env[name] || def;
+    const ms = parseDuration(raw);
+    if (!(ms > 0)) problems.push(`${name}=${JSON.stringify(raw)}: expected a duration like 250ms, 30s, 5m, 12h, 7d`);
+    return ms;
+  };
+  const limit = (name: string, def: string): RateLimit | null => {
+    const raw = env[name] || def;
+    const parsed = parseRateLimit(raw);
+    if (parsed === undefined) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected <count>/<window> like 10/5m, or off`);
+      return null;
+    }
+    return parsed;
+  };
+  const url = (name: string, protocols: string[]): string | null => {
+    const raw = env[name];
+    if (!raw) return null;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) problems.push(`${name}: expected a ${protocols.join(" or ")} URL`);
+    } catch {
+      problems.push(`${name}: not a URL`);
+    }
+    return raw;
+  };
+
+  const logLevel = (env.LOG_LEVEL || "info") as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(env.LOG_LEVEL)}: expected debug, info, warn or error`);
+  }
+  const redisUrl = url("REDIS_URL", ["redis:", "rediss:"]);
+  const mode = env.RATE_LIMIT_MODE || (redisUrl ? "synced" : "local");
+  if (!["local", "synced", "exact"].includes(mode)) {
+    problems.push(`RATE_LIMIT_MODE=${JSON.stringify(mode)}: expected local, synced or exact`);
+  } else if (mode !== "local" && !redisUrl) {
+    problems.push(`RATE_LIMIT_MODE=${mode} needs REDIS_URL`);
+  }
+  const bootstrap = env.ADMIN_BOOTSTRAP_TOKEN || null;
+  if (bootstrap !== null && (bootstrap.length < 16 || bootstrap.length > 512)) {
+    problems.push("ADMIN_BOOTSTRAP_TOKEN: must be 16 to 512 characters");
+  }
+  const compat = env.OPENWAY_COMPAT_PORT ? int("OPENWAY_COMPAT_PORT", 0, 1, 65535) : null;
+
+  const config: Config = {
+    port: int("PORT", 3000, 0, 65535),
+    host: env.HOST || "0.0.0.0",
+    databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"]),
+    dataDir: env.DATA_DIR || "./.data",
+    embeddedPgPort: int("EMBEDDED_PG_PORT", 54329, 1, 65535),
+    redisUrl,
+    adminBootstrapToken: bootstrap,
+    logLevel,
+    workers: int("WORKERS", availableParallelism(), 1, 256),
+    rateLimitGate: limit("RATE_LIMIT_GATE", "off"),
+    rateLimitToken: limit("RATE_LIMIT_TOKEN", "off"),
+    rateLimitLogin: limit("RATE_LIMIT_LOGIN", "10/5m"),
+    rateLimitMode: mode as Config["rateLimitMode"],
+    sessionTtlMs: duration("SESSION_TTL", "12h"),
+    changeLogRetentionMs: duration("CHANGE_LOG_RETENTION", "7d"),
+    eventRetentionDays: int("EVENT_RETENTION_DAYS", 90, 1, 36500),
+    eventFlushMs: int("EVENT_FLUSH_MS", 20, 1, 10_000),
+    eventBufferMax: int("EVENT_BUFFER_MAX", 1_000_000, 1000, 100_000_000),
+    openwayCompatPort: compat,
+    demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

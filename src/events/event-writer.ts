@@ -1,0 +1,141 @@
+// Access events leave the verify path through a bounded in-memory buffer; a writer flushes them in
+// batches with one set-based insert. Ids are made at decision time, so a retried batch never
+// writes an event twice (ON CONFLICT DO NOTHING on the primary key).
+import type { Sql } from "../db/client";
+import type { Decision } from "../index/types";
+import { log } from "../log";
+
+export interface AccessEvent {
+  id: string;
+  at: number;
+  gateId: string;
+  userId: string | null;
+  credentialId: string | null;
+  allow: boolean;
+  reason: string;
+  revision: number;
+}
+
+export interface EventWriterOptions {
+  flushMs: number;
+  batchMax: number;
+  bufferMax: number;
+}
+
+export class EventWriter {
+  private buffer: AccessEvent[] = [];
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private flushing: Promise<void> | null = null;
+  private failures = 0;
+  private stopped = false;
+  flushed = 0;
+  failed = 0;
+  shed = 0;
+  private lastShedLog = 0;
+
+  constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {}
+
+  get depth(): number {
+    return this.buffer.length;
+  }
+
+  /** The verify path's one call: the decision becomes an event with an id made now. */
+  record(d: Decision, gateId: string, revision: number, at: number): void {
+    this.push({
+      id: Bun.randomUUIDv7(), at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null,
+      allow: d.allow, reason: d.reason, revision,
+    });
+  }
+
+  push(e: AccessEvent): void {
+    if (this.buffer.length >= this.opts.bufferMax) {
+      this.shed++;
+      const now = Date.now();
+      if (now - this.lastShedLog > 10_000) {
+        this.lastShedLog = now;
+        log.warn("event buffer full: shedding access events", { buffer_max: this.opts.bufferMax, shed_total: this.shed });
+      }
+      return;
+    }
+    this.buffer.push(e);
+    if (this.timer === null && this.flushing === null && !this.stopped) {
+      this.timer = setTimeout(() => this.kick(), this.buffer.length >= this.opts.batchMax ? 0 : this.opts.flushMs);
+    }
+  }
+
+  private kick(): void {
+    this.timer = null;
+    if (this.flushing) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = null;
+      if (this.buffer.length && !this.stopped && this.timer === null) {
+        this.timer = setTimeout(() => this.kick(), this.backoffMs());
+      }
+    });
+  }
+
+  private backoffMs(): number {
+    if (this.failures === 0) return this.opts.flushMs;
+    return Math.min(5000, 50 * 2 ** Math.min(this.failures, 7)) * (0.5 + Math.random() / 2);
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.buffer.length) {
+      const batch = this.buffer.slice(0, this.opts.batchMax);
+      try {
+        await this.insert(batch);
+      } catch (e) {
+        this.failed++;
+        if (this.failures++ === 0) log.warn("event flush failed; keeping events and retrying", { error: String(e), buffered: this.buffer.length });
+        return;
+      }
+      if (this.failures) log.info("event flush recovered", { after_failures: this.failures });
+      this.failures = 0;
+      this.buffer.splice(0, batch.length);
+      this.flushed += batch.length;
+    }
+  }
+
+  private async insert(batch: AccessEvent[]): Promise<void> {
+    const n = batch.length;
+    const ids = new Array<string>(n), ats = new Array<string>(n), gates = new Array<string>(n);
+    const users = new Array<string | null>(n), creds = new Array<string | null>(n);
+    const allows = new Array<string>(n), reasons = new Array<string>(n), revs = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const e = batch[i]!;
+      ids[i] = e.id; ats[i] = new Date(e.at).toISOString(); gates[i] = e.gateId; users[i] = e.userId;
+      creds[i] = e.credentialId; allows[i] = e.allow ? "t" : "f"; reasons[i] = e.reason; revs[i] = e.revision;
+    }
+    // Booleans travel as text: postgres.js cannot infer a bool[] parameter.
+    await this.sql`
+      insert into access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision)
+      select * from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
+                           ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[])
+      on conflict do nothing`;
+  }
+
+  /** Writes everything buffered; retries until `deadlineMs` passes. */
+  async drain(deadlineMs = 10_000): Promise<boolean> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const until = Date.now() + deadlineMs;
+    while (Date.now() < until) {
+      if (this.flushing) await this.flushing;
+      if (!this.buffer.length) return true;
+      this.flushing = this.flushLoop();
+      await this.flushing;
+      this.flushing = null;
+      if (this.buffer.length) await Bun.sleep(Math.min(this.backoffMs(), Math.max(0, until - Date.now())));
+    }
+    return this.buffer.length === 0;
+  }
+
+  async stop(deadlineMs?: number): Promise<boolean> {
+    const ok = await this.drain(deadlineMs);
+    this.stopped = true;
+    if (!ok) log.error("events left unwritten at shutdown", { count: this.buffer.length });
+    return ok;
+  }
+}

@@ -1,0 +1,247 @@
+// THE CHANGE FEED: keeps the index equal to Postgres. LISTEN first, then snapshot, then replay the
+// change log after the snapshot's revision; on every notification and every (re)connect, replay
+// the log after the applied revision again. A notification only says "look": the log is the
+// truth, so a notification lost while disconnected loses nothing.
+import { createSql, type Sql } from "../db/client";
+import { loadChangesAfter, loadSnapshot } from "../db/permissions";
+import { PermissionIndex } from "../index/permission-index";
+import { log } from "../log";
+
+export const CHANNEL = "portcullis_changes";
+
+/** The index in force. Verify reads `current` per request; a rebuild swaps it. */
+export interface IndexHolder {
+  current: PermissionIndex;
+}
+
+export interface FeedOptions {
+  /** How often the listener connection is probed (and the head revision compared). */
+  heartbeatMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+interface Waiter {
+  revision: number;
+  resolve: (ok: boolean) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class ChangeFeed implements IndexHolder {
+  current = new PermissionIndex();
+  loaded = false;
+  connected = false;
+  reconnects = 0;
+  rebuilds = 0;
+  appliedChanges = 0;
+  /** Highest revision this node knows exists (from notifications and heartbeats). */
+  knownHead = 0;
+  private behindSince = 0;
+  private listener: Sql | null = null;
+  private reconnecting = false;
+  private attempt = 0;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private waiters: Waiter[] = [];
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+  private readonly opts: Required<FeedOptions>;
+
+  constructor(private readonly url: string, private readonly sql: Sql, opts: FeedOptions = {}) {
+    this.opts = { heartbeatMs: 2000, backoffBaseMs: 50, backoffMaxMs: 5000, ...opts };
+  }
+
+  get revision(): number {
+    return this.current.revision;
+  }
+
+  /** Milliseconds the index has been behind a revision known to exist; 0 when caught up. */
+  get lagMs(): number {
+    return this.knownHead > this.current.revision && this.behindSince ? Date.now() - this.behindSince : 0;
+  }
+
+  get live(): boolean {
+    return this.loaded && this.connected;
+  }
+
+  async start(): Promise<void> {
+    await this.listen(); // before the snapshot, so no change slips between them
+    await this.rebuild();
+    this.loaded = true;
+    this.requestCatchUp();
+    this.heartbeat = setInterval(() => void this.probe(), this.opts.heartbeatMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    const l = this.listener;
+    this.listener = null;
+    await l?.end({ timeout: 1 }).catch(() => {});
+    await this.running?.catch(() => {});
+  }
+
+  /** Resolves true once the index has applied `revision`, false after `timeoutMs`. */
+  waitFor(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.current.revision >= revision) return Promise.resolve(true);
+    this.noteHead(revision);
+    this.requestCatchUp(); // the caller knows of a write whose notification may not be here yet
+    return new Promise((resolve) => {
+      const w: Waiter = { revision, resolve, timer: setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        resolve(this.current.revision >= revision);
+      }, timeoutMs) };
+      this.waiters.push(w);
+    });
+  }
+
+  /** Replays the log; concurrent requests coalesce into one more pass. */
+  requestCatchUp(): void {
+    if (this.stopped || !this.loaded) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.catchUpOnce();
+        } while (this.again && !this.stopped);
+      } catch (e) {
+        log.warn("feed catch-up failed; will retry", { error: String(e) });
+      } finally {
+        this.running = null;
+      }
+    })();
+  }
+
+  private async catchUpOnce(): Promise<void> {
+    const r = await loadChangesAfter(this.sql, this.current.revision);
+    if (r.kind === "rebuild") {
+      log.warn("feed rebuilding from a snapshot", { why: r.why });
+      await this.rebuild();
+      this.again = true;
+      return;
+    }
+    if (r.kind === "changes") {
+      this.current.apply(r.changes);
+      this.appliedChanges += r.rows;
+      this.noteHead(r.changes.revision);
+      this.settle();
+    }
+  }
+
+  /** Builds a fresh index beside the old one and swaps it in: a verify never sees a half-built one. */
+  async rebuild(): Promise<void> {
+    const t0 = performance.now();
+    const snapshot = await loadSnapshot(this.sql);
+    const next = PermissionIndex.fromSnapshot(snapshot);
+    if (next.revision >= this.current.revision) this.current = next;
+    this.rebuilds++;
+    this.noteHead(next.revision);
+    this.settle();
+    log.info("index built", { revision: next.revision, ms: Math.round(performance.now() - t0), ...next.counts() });
+  }
+
+  private settle(): void {
+    const rev = this.current.revision;
+    if (this.knownHead <= rev) this.behindSince = 0;
+    if (!this.waiters.length) return;
+    const keep: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.revision <= rev) {
+        clearTimeout(w.timer);
+        w.resolve(true);
+      } else keep.push(w);
+    }
+    this.waiters = keep;
+  }
+
+  private noteHead(revision: number): void {
+    if (revision > this.knownHead) {
+      if (this.knownHead <= this.current.revision && revision > this.current.revision) this.behindSince = Date.now();
+      this.knownHead = revision;
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const conn = createSql(this.url, {
+      max: 1,
+      statementTimeoutMs: 5000,
+      onnotify: (_channel, payload) => {
+        const rev = Number(payload);
+        if (Number.isFinite(rev)) this.noteHead(rev);
+        this.requestCatchUp();
+      },
+      onclose: () => {
+        if (this.listener === conn) this.lost("connection closed");
+      },
+    });
+    try {
+      await conn.unsafe(`listen ${CHANNEL}`);
+    } catch (e) {
+      await conn.end({ timeout: 0 }).catch(() => {});
+      throw e;
+    }
+    this.listener = conn;
+    this.connected = true;
+    this.attempt = 0;
+  }
+
+  private lost(why: string): void {
+    if (this.stopped) return;
+    const old = this.listener;
+    this.listener = null;
+    if (this.connected) log.warn("feed listener lost", { why });
+    this.connected = false;
+    void old?.end({ timeout: 0 }).catch(() => {});
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      while (!this.stopped && !this.connected) {
+        // Exponential backoff with full jitter: many nodes losing Postgres at once don't return in step.
+        const cap = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** this.attempt++);
+        await Bun.sleep(Math.random() * cap);
+        if (this.stopped) break;
+        try {
+          await this.listen();
+          this.reconnects++;
+          log.info("feed listener reconnected", { attempt: this.attempt });
+          this.requestCatchUp(); // whatever was notified while away is in the log
+        } catch (e) {
+          log.debug("feed reconnect failed", { error: String(e) });
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  /** Liveness of the listener connection, and a check that no notification went missing. */
+  private async probe(): Promise<void> {
+    const l = this.listener;
+    if (!l) {
+      void this.reconnect();
+      return;
+    }
+    try {
+      const [row] = await Promise.race([
+        l<{ n: number }[]>`select n from pcl_revision`,
+        Bun.sleep(this.opts.heartbeatMs).then(() => { throw new Error("heartbeat timed out"); }),
+      ]);
+      this.noteHead(row!.n);
+      if (row!.n > this.current.revision) this.requestCatchUp();
+    } catch (e) {
+      if (this.listener === l) this.lost(String(e));
+    }
+  }
+}

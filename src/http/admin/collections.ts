@@ -1,0 +1,62 @@
+// Admin CRUD for every collection, generated from one table so each gets the same routes,
+// validation, pagination, audit and revision handling.
+import { Elysia, t } from "elysia";
+import { COLLECTIONS, type Collection } from "../../admin/collections";
+import * as crud from "../../admin/crud";
+import { authenticate } from "../auth";
+import type { Deps } from "../deps";
+import { CollectionSchemas, ErrorBody, ListQuery, MemberBody } from "../schemas";
+
+const IdParam = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) });
+
+/** Sets the revision header and merges `revision` into the body. */
+function written<T extends object>(set: { headers: Record<string, any>; status?: any }, w: { value: T; revision: number }, status = 200) {
+  set.headers["x-revision"] = String(w.revision);
+  set.status = status;
+  return { ...w.value, revision: w.revision };
+}
+
+function collectionRoutes(deps: Deps, c: Collection) {
+  const { sql } = deps;
+  const schemas = CollectionSchemas[c.name as keyof typeof CollectionSchemas];
+  const app = new Elysia({ prefix: `/${c.name}` })
+    .get("/", ({ query }) => crud.list(sql, c, query.limit ?? 50, query.cursor, query as Record<string, string>), {
+      query: ListQuery, detail: { summary: `List ${c.name}` },
+    })
+    .post("/", async ({ body, set, caller }: any) => written(set, await crud.create(sql, caller, c, body), 201), {
+      body: schemas.create, response: { 400: ErrorBody, 409: ErrorBody }, detail: { summary: `Create a ${c.entity}` },
+    })
+    .get("/:id", ({ params }) => crud.get(sql, c, params.id), { params: IdParam, detail: { summary: `Get a ${c.entity}` } })
+    .patch("/:id", async ({ params, body, set, caller }: any) => written(set, await crud.update(sql, caller, c, params.id, body)), {
+      params: IdParam, body: schemas.patch, detail: { summary: `Change a ${c.entity}` },
+    })
+    .delete("/:id", async ({ params, set, caller }: any) => written(set, await crud.remove(sql, caller, c, params.id)), {
+      params: IdParam, detail: { summary: `Delete a ${c.entity}` },
+    });
+  return app;
+}
+
+export function adminCollectionRoutes(deps: Deps) {
+  const { sql } = deps;
+  return new Elysia({ name: "admin-collections", prefix: "/api/v1/admin", tags: ["admin"] })
+    .resolve(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .use(collectionRoutes(deps, COLLECTIONS.users))
+    .use(collectionRoutes(deps, COLLECTIONS.groups))
+    .use(collectionRoutes(deps, COLLECTIONS.zones))
+    .use(collectionRoutes(deps, COLLECTIONS.gates))
+    .use(collectionRoutes(deps, COLLECTIONS.schedules))
+    .use(collectionRoutes(deps, COLLECTIONS.grants))
+    .use(collectionRoutes(deps, COLLECTIONS.credentials))
+    .post("/credentials/:id/revoke", async ({ params, set, caller }) => written(set, await crud.revokeCredential(sql, caller, COLLECTIONS.credentials, params.id)), {
+      params: IdParam, detail: { summary: "Revoke a credential (idempotent)" },
+    })
+    .get("/groups/:id/members", ({ params, query }) => crud.listMembers(sql, params.id, query.limit ?? 50, query.cursor), {
+      params: IdParam, query: ListQuery, detail: { summary: "List a group's direct members" },
+    })
+    .post("/groups/:id/members", async ({ params, body, set, caller }) => written(set, await crud.addMember(sql, caller, params.id, body.user_id), 201), {
+      params: IdParam, body: MemberBody, detail: { summary: "Add a user to a group" },
+    })
+    .delete("/groups/:id/members/:user_id", async ({ params, set, caller }) => written(set, await crud.removeMember(sql, caller, params.id, params.user_id)), {
+      params: t.Object({ id: IdParam.properties.id, user_id: IdParam.properties.id }), detail: { summary: "Remove a user from a group" },
+    });
+}

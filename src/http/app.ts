@@ -1,0 +1,54 @@
+// The HTTP app: plugins, request ids, the one error handler, and the feature modules.
+import { Elysia } from "elysia";
+import { ApiError, STATUS } from "../errors";
+import { log } from "../log";
+import { adminCollectionRoutes } from "./admin/collections";
+import type { Deps } from "./deps";
+import { opsRoutes } from "./ops";
+import { verifyRoutes } from "./verify";
+
+let seq = 0;
+const bootId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** A client's own X-Request-Id when it is sane, else a cheap unique one (no crypto per request). */
+export function requestId(given: string | null): string {
+  return given !== null && REQUEST_ID.test(given) ? given : `${bootId}-${(++seq).toString(36)}`;
+}
+
+/** Elysia's validation error → our body, naming the first failing field. */
+function validationError(error: any): ApiError {
+  const first = error?.valueError ?? error?.all?.[0];
+  const path: string = first?.path ?? "";
+  const field = path.replace(/^\//, "").replace(/\//g, ".") || (error?.type === "query" ? "query" : "body");
+  const message = first?.schema?.description && first?.message ? first.message : first?.message ?? "invalid value";
+  return new ApiError("invalid_request", `${field}: ${message}`, { field, in: error?.type });
+}
+
+export function createApp(deps: Deps) {
+  return new Elysia({ serve: { maxRequestBodySize: 64 * 1024 * 1024 } })
+    .onRequest(({ request, set }) => {
+      set.headers["x-request-id"] = requestId(request.headers.get("x-request-id"));
+    })
+    .error({ ApiError })
+    .onError(({ code, error, set, request, path }) => {
+      let e: ApiError;
+      if (error instanceof ApiError) e = error;
+      else if (code === "VALIDATION") e = validationError(error);
+      else if (code === "PARSE") e = new ApiError("invalid_request", "body: not valid JSON", { field: "body" });
+      else if (code === "NOT_FOUND") e = new ApiError("not_found", `no route for ${request.method} ${path}`);
+      else {
+        log.error("unhandled error", { method: request.method, path, error: String((error as any)?.stack ?? error), request_id: set.headers["x-request-id"] });
+        e = new ApiError("internal", "internal error");
+      }
+      if (e.retryAfter !== undefined) set.headers["retry-after"] = String(e.retryAfter);
+      set.headers["content-type"] = "application/json";
+      set.status = STATUS[e.code];
+      return e.body();
+    })
+    .use(opsRoutes(deps))
+    .use(verifyRoutes(deps))
+    .use(adminCollectionRoutes(deps));
+}
+
+export type App = ReturnType<typeof createApp>;

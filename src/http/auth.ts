@@ -1,0 +1,53 @@
+// Bearer authentication for everything but verify, health, metrics and docs. Checked against
+// Postgres, not the index: an admin call must never pass on a token revoked a moment ago.
+import type { Sql } from "../db/client";
+import { ApiError } from "../errors";
+import { hashSecret } from "../tokens";
+import type { Actor } from "../admin/tx";
+import { isConnectionError } from "../admin/tx";
+
+export type Scope = "admin" | "user";
+
+export interface Caller extends Actor {
+  credentialId: string;
+  userId: string;
+  scopes: string[];
+  kind: string;
+}
+
+const unauthorized = (message: string) => new ApiError("unauthorized", message);
+
+/** The bearer secret of an Authorization header, or null when there is none or it is malformed. */
+export function bearer(header: string | null | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer[ ]+([\x21-\x7e]{1,1024})$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+export async function authenticate(sql: Sql, header: string | null | undefined, scope: Scope | null): Promise<Caller> {
+  if (!header) throw unauthorized("missing bearer token");
+  const secret = bearer(header);
+  if (secret === null) throw unauthorized("malformed Authorization header; expected: Bearer <token>");
+  let rows;
+  try {
+    rows = await sql`
+      select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
+             u.active, u.valid_from as user_from, u.valid_until as user_until
+      from credentials c join users u on u.id = c.user_id
+      where c.secret_hash = ${hashSecret(secret)}`;
+  } catch (e) {
+    if (isConnectionError(e)) throw new ApiError("unavailable", "the database is unreachable; try again shortly", undefined, 1);
+    throw e;
+  }
+  const c = rows[0];
+  const now = Date.now();
+  if (!c) throw unauthorized("unknown token");
+  if (c.revoked_at) throw unauthorized("token revoked");
+  if (c.expires_at && c.expires_at.getTime() <= now) throw unauthorized("token expired");
+  if (c.valid_from && c.valid_from.getTime() > now) throw unauthorized("token not yet valid");
+  if (!c.active || (c.user_from && c.user_from.getTime() > now) || (c.user_until && c.user_until.getTime() <= now)) {
+    throw unauthorized("the token's user is inactive");
+  }
+  if (scope !== null && !c.scopes.includes(scope)) throw new ApiError("forbidden", `this route needs the ${scope} scope`);
+  return { credentialId: c.id, userId: c.user_id, scopes: c.scopes, kind: c.kind };
+}

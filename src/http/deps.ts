@@ -1,0 +1,12 @@
+import type { Config } from "../config";
+import type { Sql } from "../db/client";
+import type { EventWriter } from "../events/event-writer";
+import type { ChangeFeed } from "../feed/change-feed";
+
+/** What the HTTP layer is built from; main.ts (and tests) assemble it. */
+export interface Deps {
+  config: Readonly<Config>;
+  sql: Sql;
+  feed: ChangeFeed;
+  events: EventWriter;
+}

@@ -1,0 +1,41 @@
+// Health, readiness and metrics: what load balancers and operators poll.
+import { Elysia } from "elysia";
+import type { Deps } from "./deps";
+import { renderMetrics } from "../metrics";
+
+export function opsRoutes(deps: Deps) {
+  const { feed, sql } = deps;
+  let lastDbCheck = 0;
+  let dbReachable = false;
+  const checkDb = async () => {
+    // At most one probe a second, however often /readyz is polled.
+    if (Date.now() - lastDbCheck < 1000) return dbReachable;
+    lastDbCheck = Date.now();
+    try {
+      await Promise.race([sql`select 1`, Bun.sleep(1000).then(() => { throw new Error("timeout"); })]);
+      dbReachable = true;
+    } catch {
+      dbReachable = false;
+    }
+    return dbReachable;
+  };
+
+  return new Elysia({ name: "ops", tags: ["ops"] })
+    .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "The process runs" } })
+    .get("/readyz", async ({ set }) => {
+      const reachable = await checkDb();
+      const ready = feed.live;
+      set.status = ready ? 200 : 503;
+      if (!ready) set.headers["retry-after"] = "1";
+      return {
+        status: ready ? "ready" : "not_ready",
+        revision: feed.revision,
+        feed: { connected: feed.connected, lag_ms: feed.lagMs },
+        db: { reachable },
+      };
+    }, { detail: { summary: "200 when the index is loaded and the change feed is live, else 503" } })
+    .get("/metrics", async ({ set }) => {
+      set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
+      return renderMetrics(deps);
+    }, { detail: { summary: "Prometheus metrics" } });
+}

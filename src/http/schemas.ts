@@ -1,0 +1,135 @@
+// Request and response models (TypeBox via Elysia's `t`), shared by routes and the OpenAPI docs.
+import { t } from "elysia";
+
+export const DateTime = t.String({ format: "date-time", description: "RFC 3339", examples: ["2026-01-01T00:00:00Z"] });
+const NullableDate = t.Union([DateTime, t.Null()]);
+const Name = t.String({ minLength: 1, maxLength: 150 });
+const Id = t.String({ minLength: 1, maxLength: 64 });
+
+export const ErrorBody = t.Object(
+  {
+    error: t.Object({
+      code: t.String({ examples: ["invalid_request"] }),
+      message: t.String(),
+      details: t.Optional(t.Record(t.String(), t.Unknown())),
+    }),
+  },
+  { description: "Every non-2xx answer" },
+);
+
+export const VerifyBody = t.Object(
+  {
+    gate_id: t.String({ minLength: 1, maxLength: 64, examples: ["GATE_001"] }),
+    token: t.String({ minLength: 1, maxLength: 1024, examples: ["pcl_demo_alice_card_0000000000000000000000000000"] }),
+    min_revision: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+  },
+  { additionalProperties: false },
+);
+
+export const VerifyAnswer = t.Object({
+  allow: t.Boolean(),
+  reason: t.String({ examples: ["granted"] }),
+  gate_id: t.String(),
+  user_id: t.Optional(t.String()),
+  unlock_ms: t.Optional(t.Integer({ description: "On allow: how long the gate holds its strike open" })),
+  revision: t.Integer(),
+});
+
+export const BatchBody = t.Object(
+  {
+    checks: t.Array(
+      t.Object({ gate_id: VerifyBody.properties.gate_id, token: VerifyBody.properties.token }, { additionalProperties: false }),
+      { minItems: 1, maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ListQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: t.Optional(t.String({ maxLength: 400 })),
+}, { additionalProperties: true });
+
+const UserFields = {
+  username: Name,
+  email: t.Union([t.String({ maxLength: 254 }), t.Null()]),
+  display_name: t.Union([t.String({ maxLength: 200 }), t.Null()]),
+  password: t.String({ minLength: 8, maxLength: 1024, description: "write-only" }),
+  active: t.Boolean(),
+  valid_from: NullableDate,
+  valid_until: NullableDate,
+};
+const GroupFields = { name: Name, parent_id: t.Union([Id, t.Null()]) };
+const ZoneFields = { name: Name };
+const GateFields = {
+  id: t.String({ pattern: "^[A-Za-z0-9_.:-]{1,64}$", examples: ["GATE_001"] }),
+  name: Name,
+  zone_id: t.Union([Id, t.Null()]),
+  mode: t.Union([t.Literal("normal"), t.Literal("locked"), t.Literal("disabled")]),
+  unlock_ms: t.Integer({ minimum: 0, maximum: 600000 }),
+};
+const Window = t.Object(
+  {
+    days: t.Array(t.Integer({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7 }),
+    start: t.String({ examples: ["08:00"] }),
+    end: t.String({ examples: ["18:00"] }),
+  },
+  { additionalProperties: false },
+);
+const ScheduleFields = {
+  name: Name,
+  timezone: t.String({ minLength: 1, maxLength: 64, examples: ["Europe/Berlin"] }),
+  windows: t.Array(Window, { maxItems: 100 }),
+};
+const Subject = t.Union([
+  t.Object({ user_id: Id }, { additionalProperties: false }),
+  t.Object({ group_id: Id }, { additionalProperties: false }),
+]);
+const Target = t.Union([
+  t.Object({ gate_id: Id }, { additionalProperties: false }),
+  t.Object({ zone_id: Id }, { additionalProperties: false }),
+]);
+const GrantFields = {
+  subject: Subject,
+  target: Target,
+  effect: t.Union([t.Literal("allow"), t.Literal("deny")]),
+  schedule_id: t.Union([Id, t.Null()]),
+  valid_from: NullableDate,
+  valid_until: NullableDate,
+};
+const Scopes = t.Array(t.Union([t.Literal("admin"), t.Literal("user")]), { maxItems: 2 });
+const CredentialCreate = {
+  user_id: Id,
+  kind: t.Union(["card", "pin", "api", "device", "session"].map((k) => t.Literal(k))),
+  label: t.Union([t.String({ maxLength: 200 }), t.Null()]),
+  scopes: Scopes,
+  expires_at: NullableDate,
+  valid_from: NullableDate,
+  secret: t.String({ minLength: 4, maxLength: 512, description: "write-only: a card's own number; generated when absent" }),
+};
+const CredentialPatch = { label: CredentialCreate.label, scopes: Scopes, expires_at: NullableDate, valid_from: NullableDate };
+
+const strict = { additionalProperties: false } as const;
+type Fields = Record<string, any>;
+function createSchema(fields: Fields, required: string[]) {
+  const props: Fields = {};
+  for (const [k, v] of Object.entries(fields)) props[k] = required.includes(k) ? v : t.Optional(v);
+  return t.Object(props, strict);
+}
+const patchSchema = (fields: Fields, immutable: string[] = []) => {
+  const props: Fields = {};
+  for (const [k, v] of Object.entries(fields)) if (!immutable.includes(k)) props[k] = t.Optional(v);
+  return t.Object(props, strict);
+};
+
+export const CollectionSchemas = {
+  users: { create: createSchema(UserFields, ["username"]), patch: patchSchema(UserFields) },
+  groups: { create: createSchema(GroupFields, ["name"]), patch: patchSchema(GroupFields) },
+  zones: { create: createSchema(ZoneFields, ["name"]), patch: patchSchema(ZoneFields) },
+  gates: { create: createSchema(GateFields, ["id", "name"]), patch: patchSchema(GateFields, ["id"]) },
+  schedules: { create: createSchema(ScheduleFields, ["name", "timezone", "windows"]), patch: patchSchema(ScheduleFields) },
+  grants: { create: createSchema(GrantFields, ["subject", "target"]), patch: patchSchema(GrantFields) },
+  credentials: { create: createSchema(CredentialCreate, ["user_id", "kind"]), patch: t.Object(Object.fromEntries(Object.entries(CredentialPatch).map(([k, v]) => [k, t.Optional(v)])), strict) },
+} as const;
+
+export const MemberBody = t.Object({ user_id: Id }, strict);

@@ -1,0 +1,319 @@
+// THE INDEX: the whole permission graph compiled for constant-time decisions. Pure — it imports
+// nothing from the database or HTTP layers. Incremental updates mutate it synchronously (a verify
+// never runs mid-update: JavaScript is single-threaded); a full rebuild builds a new index and the
+// caller swaps the reference.
+import { TzClock } from "./clock";
+import { CompiledSchedule } from "./schedule";
+import type {
+  ChangeSet, CredentialRec, Decision, GateRec, GrantRec, GroupRec, Reason, ScheduleRec, Snapshot,
+  UserRec, ZoneRec,
+} from "./types";
+
+/** A user's grants, keyed by target, with every group on every path to the root folded in. */
+export interface CompiledGrants {
+  byGate: Map<string, GrantRec[]> | null;
+  byZone: Map<string, GrantRec[]> | null;
+}
+
+const EMPTY: CompiledGrants = { byGate: null, byZone: null };
+
+function refused(reason: Reason, cred?: CredentialRec): Decision {
+  return {
+    allow: false, reason, userId: cred?.userId, credentialId: cred?.id, credentialKind: cred?.kind,
+    deviceRevoked: cred?.deviceRevoked === true, unlockMs: 0,
+  };
+}
+const UNKNOWN_TOKEN = Object.freeze(refused("unknown_token"));
+
+function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}
+function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  const s = m.get(k);
+  if (s && s.delete(v) && s.size === 0) m.delete(k);
+}
+
+export class PermissionIndex {
+  revision = 0;
+  readonly users = new Map<string, UserRec>();
+  readonly groups = new Map<string, GroupRec>();
+  readonly zones = new Map<string, ZoneRec>();
+  readonly gates = new Map<string, GateRec>();
+  readonly schedules = new Map<string, CompiledSchedule>();
+  readonly grants = new Map<string, GrantRec>();
+  /** SHA-256 hex of the secret → credential: the one lookup a verify starts with. */
+  readonly credentialsByHash = new Map<string, CredentialRec>();
+  readonly credentialsById = new Map<string, CredentialRec>();
+
+  readonly groupsOfUser = new Map<string, Set<string>>();
+  readonly membersOfGroup = new Map<string, Set<string>>();
+  readonly childrenOfGroup = new Map<string, Set<string>>();
+  readonly grantsOfUser = new Map<string, Set<string>>();
+  readonly grantsOfGroup = new Map<string, Set<string>>();
+  readonly compiled = new Map<string, CompiledGrants>();
+  private readonly clocks = new Map<string, TzClock>();
+
+  static fromSnapshot(s: Snapshot): PermissionIndex {
+    const ix = new PermissionIndex();
+    ix.revision = s.revision;
+    for (const u of s.users) ix.users.set(u.id, u);
+    for (const g of s.groups) ix.putGroup(g);
+    for (const [g, u] of s.memberships) {
+      addTo(ix.groupsOfUser, u, g);
+      addTo(ix.membersOfGroup, g, u);
+    }
+    for (const z of s.zones) ix.zones.set(z.id, z);
+    for (const g of s.gates) ix.gates.set(g.id, g);
+    for (const sc of s.schedules) ix.putSchedule(sc);
+    for (const g of s.grants) ix.putGrant(g);
+    for (const c of s.credentials) ix.putCredential(c);
+    for (const id of ix.users.keys()) ix.compileUser(id);
+    return ix;
+  }
+
+  /** Applies the state of every changed row, then recompiles only the users it touches. */
+  apply(cs: ChangeSet): void {
+    const dirty = new Set<string>();
+    for (const [id, rec] of cs.users ?? []) {
+      if (rec) this.users.set(id, rec);
+      else this.deleteUser(id);
+      dirty.add(id);
+    }
+    for (const [id, rec] of cs.schedules ?? []) {
+      if (rec) this.putSchedule(rec);
+      else this.schedules.delete(id); // grants still pointing at it stay closed (see scheduleOf)
+    }
+    for (const [id, rec] of cs.groups ?? []) {
+      // Members of the group and of every group below it gain or lose ancestors.
+      this.addSubtreeMembers(id, dirty);
+      const old = this.groups.get(id);
+      if (old?.parentId) removeFrom(this.childrenOfGroup, old.parentId, id);
+      if (rec) this.putGroup(rec);
+      else this.groups.delete(id);
+      this.addSubtreeMembers(id, dirty);
+      if (!rec) {
+        for (const u of this.membersOfGroup.get(id) ?? []) removeFrom(this.groupsOfUser, u, id);
+        this.membersOfGroup.delete(id);
+      }
+    }
+    for (const [userId, groupIds] of cs.memberships ?? []) {
+      for (const g of this.groupsOfUser.get(userId) ?? []) removeFrom(this.membersOfGroup, g, userId);
+      this.groupsOfUser.delete(userId);
+      for (const g of groupIds) {
+        addTo(this.groupsOfUser, userId, g);
+        addTo(this.membersOfGroup, g, userId);
+      }
+      dirty.add(userId);
+    }
+    for (const [id, rec] of cs.zones ?? []) {
+      if (rec) this.zones.set(id, rec);
+      else this.zones.delete(id);
+    }
+    // Gates are read at decision time (mode, zone), so a gate change recompiles nobody.
+    for (const [id, rec] of cs.gates ?? []) {
+      if (rec) this.gates.set(id, rec);
+      else this.gates.delete(id);
+    }
+    for (const [id, rec] of cs.grants ?? []) {
+      const old = this.grants.get(id);
+      if (old) {
+        this.subjectUsers(old, dirty);
+        this.dropGrant(old);
+      }
+      if (rec) {
+        this.putGrant(rec);
+        this.subjectUsers(rec, dirty);
+      }
+    }
+    for (const [id, rec] of cs.credentials ?? []) {
+      const old = this.credentialsById.get(id);
+      if (old) {
+        this.credentialsByHash.delete(old.secretHash);
+        this.credentialsById.delete(id);
+      }
+      if (rec) this.putCredential(rec);
+    }
+    for (const u of dirty) this.compileUser(u);
+    if (cs.revision > this.revision) this.revision = cs.revision;
+  }
+
+  /** The decision for a presented secret (by its hash) at a gate, at instant `now`. */
+  decide(secretHash: string, gateId: string, now: number): Decision {
+    const cred = this.credentialsByHash.get(secretHash);
+    if (cred === undefined) return UNKNOWN_TOKEN;
+    return this.decideFor(cred, gateId, now);
+  }
+
+  decideFor(cred: CredentialRec, gateId: string, now: number): Decision {
+    if (cred.revoked) return refused("revoked_token", cred);
+    if (now >= cred.expiresAt) return refused("expired_token", cred);
+    if (now < cred.validFrom) return refused("not_yet_valid", cred);
+    const user = this.users.get(cred.userId);
+    if (user === undefined || !user.active || now < user.validFrom || now >= user.validUntil) {
+      return refused("inactive_user", cred);
+    }
+    const gate = this.gates.get(gateId);
+    if (gate === undefined) return refused("unknown_gate", cred);
+    if (gate.mode !== "normal") return refused(gate.mode === "locked" ? "gate_locked" : "gate_disabled", cred);
+
+    const c = this.compiled.get(user.id) ?? EMPTY;
+    // 0 nothing, 1 an allow closed by its schedule, 2 an allow in force
+    let allowed = 0;
+    const direct = c.byGate?.get(gateId);
+    if (direct !== undefined) {
+      const r = this.scan(direct, now);
+      if (r === 3) return refused("denied", cred);
+      allowed = r;
+    }
+    if (gate.zoneId !== null && c.byZone !== null) {
+      const inZone = c.byZone.get(gate.zoneId);
+      if (inZone !== undefined) {
+        const r = this.scan(inZone, now);
+        if (r === 3) return refused("denied", cred);
+        if (r > allowed) allowed = r;
+      }
+    }
+    if (allowed === 2) {
+      return {
+        allow: true, reason: "granted", userId: cred.userId, credentialId: cred.id,
+        credentialKind: cred.kind, deviceRevoked: false, unlockMs: gate.unlockMs,
+      };
+    }
+    return refused(allowed === 1 ? "outside_schedule" : "no_grant", cred);
+  }
+
+  /** 3 a deny in force; else the best allow state (see decideFor). */
+  private scan(grants: GrantRec[], now: number): number {
+    let best = 0;
+    for (let i = 0; i < grants.length; i++) {
+      const g = grants[i]!;
+      if (now < g.validFrom || now >= g.validUntil) continue;
+      const open = g.scheduleId === null || this.scheduleOpen(g.scheduleId, now);
+      if (g.effect === "deny") {
+        if (open) return 3;
+      } else if (open) best = 2;
+      else if (best === 0) best = 1;
+    }
+    return best;
+  }
+
+  private scheduleOpen(id: string, now: number): boolean {
+    // A grant whose schedule is gone is closed: failing shut is the safe side for allows,
+    // and a deny that cannot be evaluated must not block on a guess either.
+    const s = this.schedules.get(id);
+    return s !== undefined && s.isOpen(now);
+  }
+
+  /** Every group the user belongs to, directly or through ancestors, with the path that led there. */
+  effectiveGroups(userId: string): Map<string, string[]> {
+    const paths = new Map<string, string[]>();
+    for (const start of this.groupsOfUser.get(userId) ?? []) {
+      let path: string[] = [];
+      // Walk to the root; `paths` doubles as the visited set, so a cycle ends the walk.
+      for (let g: string | null = start; g !== null && !paths.has(g);) {
+        const rec = this.groups.get(g);
+        if (!rec) break;
+        path = [...path, g];
+        paths.set(g, path);
+        g = rec.parentId;
+      }
+    }
+    return paths;
+  }
+
+  compileUser(userId: string): void {
+    if (!this.users.has(userId)) {
+      this.compiled.delete(userId);
+      return;
+    }
+    let byGate: Map<string, GrantRec[]> | null = null;
+    let byZone: Map<string, GrantRec[]> | null = null;
+    const add = (grantIds: Set<string> | undefined) => {
+      if (!grantIds) return;
+      for (const id of grantIds) {
+        const g = this.grants.get(id)!;
+        if (g.targetGateId !== null) {
+          byGate ??= new Map();
+          const list = byGate.get(g.targetGateId);
+          if (list) list.push(g);
+          else byGate.set(g.targetGateId, [g]);
+        } else if (g.targetZoneId !== null) {
+          byZone ??= new Map();
+          const list = byZone.get(g.targetZoneId);
+          if (list) list.push(g);
+          else byZone.set(g.targetZoneId, [g]);
+        }
+      }
+    };
+    add(this.grantsOfUser.get(userId));
+    for (const g of this.effectiveGroups(userId).keys()) add(this.grantsOfGroup.get(g));
+    if (byGate === null && byZone === null) this.compiled.delete(userId);
+    else this.compiled.set(userId, { byGate, byZone });
+  }
+
+  counts(): Record<string, number> {
+    return {
+      users: this.users.size, groups: this.groups.size, zones: this.zones.size, gates: this.gates.size,
+      schedules: this.schedules.size, grants: this.grants.size, credentials: this.credentialsByHash.size,
+    };
+  }
+
+  private deleteUser(id: string): void {
+    this.users.delete(id);
+    for (const g of this.groupsOfUser.get(id) ?? []) removeFrom(this.membersOfGroup, g, id);
+    this.groupsOfUser.delete(id);
+  }
+
+  private putGroup(g: GroupRec): void {
+    this.groups.set(g.id, g);
+    if (g.parentId !== null) addTo(this.childrenOfGroup, g.parentId, g.id);
+  }
+
+  private putSchedule(rec: ScheduleRec): void {
+    const existing = this.schedules.get(rec.id);
+    if (existing && existing.rec.timezone === rec.timezone) {
+      existing.compile(rec);
+      return;
+    }
+    let clock = this.clocks.get(rec.timezone);
+    if (!clock) this.clocks.set(rec.timezone, (clock = new TzClock(rec.timezone)));
+    this.schedules.set(rec.id, new CompiledSchedule(rec, clock));
+  }
+
+  private putGrant(g: GrantRec): void {
+    this.grants.set(g.id, g);
+    if (g.subjectUserId !== null) addTo(this.grantsOfUser, g.subjectUserId, g.id);
+    else if (g.subjectGroupId !== null) addTo(this.grantsOfGroup, g.subjectGroupId, g.id);
+  }
+
+  private dropGrant(g: GrantRec): void {
+    this.grants.delete(g.id);
+    if (g.subjectUserId !== null) removeFrom(this.grantsOfUser, g.subjectUserId, g.id);
+    else if (g.subjectGroupId !== null) removeFrom(this.grantsOfGroup, g.subjectGroupId, g.id);
+  }
+
+  private putCredential(c: CredentialRec): void {
+    this.credentialsByHash.set(c.secretHash, c);
+    this.credentialsById.set(c.id, c);
+  }
+
+  private subjectUsers(g: GrantRec, into: Set<string>): void {
+    if (g.subjectUserId !== null) into.add(g.subjectUserId);
+    else if (g.subjectGroupId !== null) this.addSubtreeMembers(g.subjectGroupId, into);
+  }
+
+  /** Members of a group and of all groups below it (cycle-safe). */
+  private addSubtreeMembers(groupId: string, into: Set<string>): void {
+    const seen = new Set<string>();
+    const stack = [groupId];
+    while (stack.length) {
+      const g = stack.pop()!;
+      if (seen.has(g)) continue;
+      seen.add(g);
+      for (const u of this.membersOfGroup.get(g) ?? []) into.add(u);
+      for (const c of this.childrenOfGroup.get(g) ?? []) stack.push(c);
+    }
+  }
+}

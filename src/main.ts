@@ -1,0 +1,76 @@
+// Composition root: config → database (embedded when DATABASE_URL is unset) → migrations →
+// bootstrap and demo data → WORKERS serving processes sharing the port → signals.
+import { availableParallelism } from "node:os";
+import { ConfigError, loadConfig } from "./config";
+import { ensureBootstrapToken } from "./bootstrap";
+import { createSql } from "./db/client";
+import { startEmbedded } from "./db/embedded";
+import { migrate } from "./db/migrate";
+import { loadDemoData, printDemoTokens } from "./demo";
+import { log, setLogLevel } from "./log";
+import { startService } from "./service";
+
+const isWorker = process.env.PORTCULLIS_WORKER === "1";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  setLogLevel(config.logLevel);
+
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const pg = await startEmbedded(config.dataDir, config.embeddedPgPort);
+    databaseUrl = pg.url;
+    log.info("embedded Postgres started", { dir: config.dataDir, port: config.embeddedPgPort });
+  }
+
+  let demo = null;
+  if (!isWorker) {
+    const sql = createSql(databaseUrl, { max: 2 });
+    const applied = await migrate(sql);
+    if (applied.length) log.info("migrations applied", { applied });
+    if (config.adminBootstrapToken) await ensureBootstrapToken(sql, config.adminBootstrapToken);
+    if (config.demoData) demo = await loadDemoData(sql);
+    await sql.end();
+  }
+
+  const workers = Math.max(1, Math.min(config.workers, availableParallelism() * 4));
+  const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker });
+
+  const children: ReturnType<typeof Bun.spawn>[] = [];
+  if (!isWorker) {
+    for (let i = 1; i < workers; i++) {
+      children.push(Bun.spawn([process.execPath, import.meta.path], {
+        env: { ...process.env, PORTCULLIS_WORKER: "1", DATABASE_URL: databaseUrl, DEMO_DATA: "0", PORT: String(config.port) },
+        stdio: ["ignore", "inherit", "inherit"],
+      }));
+    }
+    if (demo) printDemoTokens(demo, config.port);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    for (const c of children) c.kill("SIGTERM");
+    await Promise.all([service.stop(), ...children.map((c) => c.exited)]);
+    log.info("stopped cleanly");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((e) => {
+  log.error("failed to start", { error: String(e?.stack ?? e) });
+  process.exit(1);
+});
