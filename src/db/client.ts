@@ -9,6 +9,8 @@ export interface SqlOptions {
   statementTimeoutMs?: number;
   onnotify?: (channel: string, payload: string) => void;
   onclose?: (connectionId: number) => void;
+  /** Shown in pg_stat_activity, so operators (and tests) can tell connections apart. */
+  applicationName?: string;
 }
 
 export function createSql(url: string, opts: SqlOptions = {}): Sql {
@@ -21,7 +23,7 @@ export function createSql(url: string, opts: SqlOptions = {}): Sql {
     onnotify: opts.onnotify,
     onclose: opts.onclose,
     connection: {
-      application_name: "portcullis",
+      application_name: opts.applicationName ?? "portcullis",
       statement_timeout: opts.statementTimeoutMs ?? 30_000,
     },
     // int8 (revisions, counts) as numbers: they stay far below 2^53.

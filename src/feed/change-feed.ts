@@ -173,6 +173,7 @@ export class ChangeFeed implements IndexHolder {
     const conn = createSql(this.url, {
       max: 1,
       statementTimeoutMs: 5000,
+      applicationName: "portcullis-listener",
       onnotify: (_channel, payload) => {
         const rev = Number(payload);
         if (Number.isFinite(rev)) this.noteHead(rev);

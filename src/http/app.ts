@@ -26,7 +26,11 @@ function validationError(error: any): ApiError {
 }
 
 export function createApp(deps: Deps) {
-  return new Elysia({ serve: { maxRequestBodySize: 64 * 1024 * 1024 } })
+  return new Elysia({
+    serve: { maxRequestBodySize: 64 * 1024 * 1024 },
+    // Reject unknown fields (a typo like "gateid" must not pass silently) instead of stripping them.
+    normalize: false,
+  })
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = requestId(request.headers.get("x-request-id"));
     })
@@ -35,6 +39,7 @@ export function createApp(deps: Deps) {
       let e: ApiError;
       if (error instanceof ApiError) e = error;
       else if (code === "VALIDATION") e = validationError(error);
+      else if (code === "PARSE" && (error as any).cause instanceof ApiError) e = (error as any).cause; // from jsonBody()
       else if (code === "PARSE") e = new ApiError("invalid_request", "body: not valid JSON", { field: "body" });
       else if (code === "NOT_FOUND") e = new ApiError("not_found", `no route for ${request.method} ${path}`);
       else {

@@ -10,11 +10,16 @@ export function jsonBody(maxBytes: number) {
     // text.length counts UTF-16 units ≤ bytes: only long texts need the exact byte count.
     if (text.length > maxBytes || (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes)) throw tooLarge(maxBytes);
     if (text.length === 0) throw new ApiError("invalid_request", "body: a JSON body is required", { field: "body" });
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch {
       throw new ApiError("invalid_request", "body: not valid JSON", { field: "body" });
     }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new ApiError("invalid_request", "body: expected a JSON object", { field: "body" });
+    }
+    return value;
   };
 }
 

@@ -1,5 +1,9 @@
 // Request and response models (TypeBox via Elysia's `t`), shared by routes and the OpenAPI docs.
 import { t } from "elysia";
+import { invalid } from "../errors";
+
+/** An integer that must arrive as a JSON number (t.Integer would accept "5" in a body). */
+const Int = (o: { minimum?: number; maximum?: number; description?: string } = {}) => t.Number({ multipleOf: 1, ...o });
 
 export const DateTime = t.String({ format: "date-time", description: "RFC 3339", examples: ["2026-01-01T00:00:00Z"] });
 const NullableDate = t.Union([DateTime, t.Null()]);
@@ -21,7 +25,7 @@ export const VerifyBody = t.Object(
   {
     gate_id: t.String({ minLength: 1, maxLength: 64, examples: ["GATE_001"] }),
     token: t.String({ minLength: 1, maxLength: 1024, examples: ["pcl_demo_alice_card_0000000000000000000000000000"] }),
-    min_revision: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    min_revision: t.Optional(Int({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   },
   { additionalProperties: false },
 );
@@ -45,8 +49,17 @@ export const BatchBody = t.Object(
   { additionalProperties: false },
 );
 
+/** A list's `limit` query parameter: 1..500, default 50. */
+export function parseLimit(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 50;
+  const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 500)) throw invalid("limit", "must be an integer from 1 to 500");
+  return n;
+}
+
 export const ListQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  // Checked by parseLimit(): Elysia's query coercion loses the field name in its errors.
+  limit: t.Optional(t.String({ description: "1..500, default 50", examples: ["50"] })),
   cursor: t.Optional(t.String({ maxLength: 400 })),
 }, { additionalProperties: true });
 
@@ -66,11 +79,11 @@ const GateFields = {
   name: Name,
   zone_id: t.Union([Id, t.Null()]),
   mode: t.Union([t.Literal("normal"), t.Literal("locked"), t.Literal("disabled")]),
-  unlock_ms: t.Integer({ minimum: 0, maximum: 600000 }),
+  unlock_ms: Int({ minimum: 0, maximum: 600000 }),
 };
 const Window = t.Object(
   {
-    days: t.Array(t.Integer({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7 }),
+    days: t.Array(Int({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7 }),
     start: t.String({ examples: ["08:00"] }),
     end: t.String({ examples: ["18:00"] }),
   },

@@ -5,7 +5,7 @@ import { COLLECTIONS, type Collection } from "../../admin/collections";
 import * as crud from "../../admin/crud";
 import { authenticate } from "../auth";
 import type { Deps } from "../deps";
-import { CollectionSchemas, ErrorBody, ListQuery, MemberBody } from "../schemas";
+import { CollectionSchemas, ErrorBody, ListQuery, MemberBody, parseLimit } from "../schemas";
 
 const IdParam = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) });
 
@@ -20,10 +20,10 @@ function collectionRoutes(deps: Deps, c: Collection) {
   const { sql } = deps;
   const schemas = CollectionSchemas[c.name as keyof typeof CollectionSchemas];
   const app = new Elysia({ prefix: `/${c.name}` })
-    .get("/", ({ query }) => crud.list(sql, c, query.limit ?? 50, query.cursor, query as Record<string, string>), {
+    .get("", ({ query }) => crud.list(sql, c, parseLimit(query.limit), query.cursor, query as Record<string, string>), {
       query: ListQuery, detail: { summary: `List ${c.name}` },
     })
-    .post("/", async ({ body, set, caller }: any) => written(set, await crud.create(sql, caller, c, body), 201), {
+    .post("", async ({ body, set, caller }: any) => written(set, await crud.create(sql, caller, c, body), 201), {
       body: schemas.create, response: { 400: ErrorBody, 409: ErrorBody }, detail: { summary: `Create a ${c.entity}` },
     })
     .get("/:id", ({ params }) => crud.get(sql, c, params.id), { params: IdParam, detail: { summary: `Get a ${c.entity}` } })
@@ -39,7 +39,9 @@ function collectionRoutes(deps: Deps, c: Collection) {
 export function adminCollectionRoutes(deps: Deps) {
   const { sql } = deps;
   return new Elysia({ name: "admin-collections", prefix: "/api/v1/admin", tags: ["admin"] })
-    .resolve(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    // derive, not resolve: authentication must come before body validation, so an anonymous
+    // caller learns nothing about the schema and gets 401 whatever it sent.
+    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
     .use(collectionRoutes(deps, COLLECTIONS.users))
     .use(collectionRoutes(deps, COLLECTIONS.groups))
     .use(collectionRoutes(deps, COLLECTIONS.zones))
@@ -50,7 +52,7 @@ export function adminCollectionRoutes(deps: Deps) {
     .post("/credentials/:id/revoke", async ({ params, set, caller }) => written(set, await crud.revokeCredential(sql, caller, COLLECTIONS.credentials, params.id)), {
       params: IdParam, detail: { summary: "Revoke a credential (idempotent)" },
     })
-    .get("/groups/:id/members", ({ params, query }) => crud.listMembers(sql, params.id, query.limit ?? 50, query.cursor), {
+    .get("/groups/:id/members", ({ params, query }) => crud.listMembers(sql, params.id, parseLimit(query.limit), query.cursor), {
       params: IdParam, query: ListQuery, detail: { summary: "List a group's direct members" },
     })
     .post("/groups/:id/members", async ({ params, body, set, caller }) => written(set, await crud.addMember(sql, caller, params.id, body.user_id), 201), {
