@@ -29,6 +29,8 @@ export interface Config {
   eventBufferMax: number;
   openwayCompatPort: number | null;
   demoData: boolean;
+  /** Behind a reverse proxy: take the client address from the first X-Forwarded-For entry. */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventFlushMs: int("EVENT_FLUSH_MS", 20, 1, 10_000),
     eventBufferMax: int("EVENT_BUFFER_MAX", 1_000_000, 1000, 100_000_000),
     openwayCompatPort: compat,
+    trustProxy: env.TRUST_PROXY === "1" || env.TRUST_PROXY === "true",
     demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
   };
   if (problems.length) throw new ConfigError(problems);

@@ -8,6 +8,7 @@ import { ChangeFeed } from "./feed/change-feed";
 import { createApp } from "./http/app";
 import type { Deps } from "./http/deps";
 import { log } from "./log";
+import { localLoginThrottle } from "./ratelimit/login-throttle";
 
 export interface Service {
   deps: Deps;
@@ -33,7 +34,8 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const feed = new ChangeFeed(opts.databaseUrl, sql);
   await feed.start();
   const events = new EventWriter(sql, { flushMs: config.eventFlushMs, batchMax: 5000, bufferMax: config.eventBufferMax });
-  const deps: Deps = { config, sql, feed, events };
+  const loginThrottle = localLoginThrottle(config.rateLimitLogin);
+  const deps: Deps = { config, sql, feed, events, loginThrottle };
   const app = createApp(deps);
   if (opts.listen) {
     app.listen({ port: config.port, hostname: config.host, reusePort: opts.reusePort ?? false });
@@ -45,6 +47,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
       await app.server?.stop(false); // stop accepting; in-flight requests finish
       await events.stop();
       await feed.stop();
+      loginThrottle.stop();
       await sql.end({ timeout: 5 });
     })());
   return { deps, app, stop };

@@ -11,6 +11,8 @@ export interface AccessEvent {
   gateId: string;
   userId: string | null;
   credentialId: string | null;
+  /** Device credentials also advance their device's last_seen_at, in the same batch. */
+  isDevice: boolean;
   allow: boolean;
   reason: string;
   revision: number;
@@ -43,7 +45,7 @@ export class EventWriter {
   record(d: Decision, gateId: string, revision: number, at: number): void {
     this.push({
       id: Bun.randomUUIDv7(), at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null,
-      allow: d.allow, reason: d.reason, revision,
+      isDevice: d.credentialKind === "device", allow: d.allow, reason: d.reason, revision,
     });
   }
 
@@ -112,6 +114,14 @@ export class EventWriter {
       select * from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
                            ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[])
       on conflict do nothing`;
+    const seen = new Map<string, number>();
+    for (const e of batch) if (e.isDevice && e.credentialId !== null && (seen.get(e.credentialId) ?? 0) < e.at) seen.set(e.credentialId, e.at);
+    if (seen.size) {
+      await this.sql`
+        update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
+        from unnest(${[...seen.keys()]}::text[], ${[...seen.values()].map((t) => new Date(t).toISOString())}::timestamptz[]) as s(credential_id, at)
+        where d.credential_id = s.credential_id`;
+    }
   }
 
   /** Writes everything buffered; retries until `deadlineMs` passes. */

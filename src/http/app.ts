@@ -3,7 +3,11 @@ import { Elysia } from "elysia";
 import { ApiError, STATUS } from "../errors";
 import { log } from "../log";
 import { adminCollectionRoutes } from "./admin/collections";
+import { adminInsightRoutes } from "./admin/insight";
+import { authRoutes } from "./auth-routes";
+import { deviceRoutes } from "./devices";
 import type { Deps } from "./deps";
+import { docs } from "./docs";
 import { opsRoutes } from "./ops";
 import { verifyRoutes } from "./verify";
 
@@ -51,8 +55,12 @@ export function createApp(deps: Deps) {
       set.status = STATUS[e.code];
       return e.body();
     })
+    .use(docs())
     .use(opsRoutes(deps))
     .use(verifyRoutes(deps))
+    .use(authRoutes(deps))
+    .use(deviceRoutes(deps))
+    .use(adminInsightRoutes(deps))
     .use(adminCollectionRoutes(deps));
 }
 

@@ -51,3 +51,7 @@ export async function authenticate(sql: Sql, header: string | null | undefined, 
   if (scope !== null && !c.scopes.includes(scope)) throw new ApiError("forbidden", `this route needs the ${scope} scope`);
   return { credentialId: c.id, userId: c.user_id, scopes: c.scopes, kind: c.kind };
 }
+
+export function requireScope(caller: Caller, scope: Scope): void {
+  if (!caller.scopes.includes(scope)) throw new ApiError("forbidden", `this route needs the ${scope} scope`);
+}

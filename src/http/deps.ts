@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import type { Sql } from "../db/client";
 import type { EventWriter } from "../events/event-writer";
 import type { ChangeFeed } from "../feed/change-feed";
+import type { LoginThrottle } from "../ratelimit/login-throttle";
 
 /** What the HTTP layer is built from; main.ts (and tests) assemble it. */
 export interface Deps {
@@ -9,4 +10,5 @@ export interface Deps {
   sql: Sql;
   feed: ChangeFeed;
   events: EventWriter;
+  loginThrottle: LoginThrottle;
 }

@@ -20,7 +20,7 @@ export function opsRoutes(deps: Deps) {
     return dbReachable;
   };
 
-  return new Elysia({ name: "ops", tags: ["ops"] })
+  return new Elysia({ name: "ops", detail: { tags: ["ops"] } })
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "The process runs" } })
     .get("/readyz", async ({ set }) => {
       const reachable = await checkDb();

@@ -35,8 +35,14 @@ export const VerifyAnswer = t.Object({
   reason: t.String({ examples: ["granted"] }),
   gate_id: t.String(),
   user_id: t.Optional(t.String()),
-  unlock_ms: t.Optional(t.Integer({ description: "On allow: how long the gate holds its strike open" })),
-  revision: t.Integer(),
+  unlock_ms: t.Optional(Int({ description: "On allow: how long the gate holds its strike open" })),
+  revision: Int({ description: "The index revision that decided" }),
+});
+
+/** OpenAPI request body for routes whose parsing is our own (size-bounded) jsonBody(). */
+export const jsonRequest = (schema: unknown, example: unknown) => ({
+  required: true,
+  content: { "application/json": { schema, example } },
 });
 
 export const BatchBody = t.Object(

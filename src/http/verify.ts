@@ -8,9 +8,10 @@ import { hashSecret } from "../tokens";
 import { bearer } from "./auth";
 import { jsonBody } from "./body";
 import type { Deps } from "./deps";
-import { BatchBody, ErrorBody, VerifyAnswer, VerifyBody } from "./schemas";
+import { BatchBody, ErrorBody, jsonRequest, VerifyAnswer, VerifyBody } from "./schemas";
 
 const MIN_REVISION_WAIT_MS = 250;
+export const VERIFY_EXAMPLE = { gate_id: "GATE_001", token: "pcl_Jx2Q7rYb3n0VfWk1tHc9pL4sZa8DgEu6MyRoBiXqTvN" };
 
 export interface VerifyAnswerJson {
   allow: boolean;
@@ -48,7 +49,7 @@ export function verifyRoutes(deps: Deps) {
     }
   };
 
-  return new Elysia({ name: "verify", tags: ["verify"] })
+  return new Elysia({ name: "verify", detail: { tags: ["verify"] } })
     .post(
       "/api/v1/access/verify",
       ({ body }) => {
@@ -59,7 +60,11 @@ export function verifyRoutes(deps: Deps) {
         parse: jsonBody(4096),
         body: VerifyBody,
         response: { 200: VerifyAnswer, 400: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
-        detail: { summary: "May this token pass this gate, now?", description: "Always 200 for a well-formed request; `allow` and `reason` carry the decision." },
+        detail: {
+          summary: "May this token pass this gate, now?",
+          description: "Always 200 for a well-formed request; `allow` and `reason` carry the decision. Bodies up to 4096 bytes.",
+          requestBody: jsonRequest(VerifyBody, VERIFY_EXAMPLE) as any,
+        },
       },
     )
     .post(
@@ -71,7 +76,11 @@ export function verifyRoutes(deps: Deps) {
       {
         parse: jsonBody(256 * 1024),
         body: BatchBody,
-        detail: { summary: "Up to 1000 decisions in one request, answered in order" },
+        response: { 400: ErrorBody, 413: ErrorBody },
+        detail: {
+          summary: "Up to 1000 decisions in one request, answered in order",
+          requestBody: jsonRequest(BatchBody, { checks: [VERIFY_EXAMPLE, { gate_id: "GATE_002", token: VERIFY_EXAMPLE.token }] }) as any,
+        },
       },
     )
     .get(

@@ -38,7 +38,7 @@ function collectionRoutes(deps: Deps, c: Collection) {
 
 export function adminCollectionRoutes(deps: Deps) {
   const { sql } = deps;
-  return new Elysia({ name: "admin-collections", prefix: "/api/v1/admin", tags: ["admin"] })
+  return new Elysia({ name: "admin-collections", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
     // derive, not resolve: authentication must come before body validation, so an anonymous
     // caller learns nothing about the schema and gets 401 whatever it sent.
     .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))

@@ -1,0 +1,48 @@
+// Read-side admin routes: the audit log and "explain".
+import { Elysia, t } from "elysia";
+import { listAudit } from "../../admin/audit";
+import { ApiError, invalid } from "../../errors";
+import { explain } from "../../index/explain";
+import { hashSecret } from "../../tokens";
+import { authenticate } from "../auth";
+import type { Deps } from "../deps";
+import { DateTime, ListQuery, parseLimit } from "../schemas";
+
+export function adminInsightRoutes(deps: Deps) {
+  const { sql, feed } = deps;
+  return new Elysia({ name: "admin-insight", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
+    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .get("/audit", ({ query }) => listAudit(sql, query, parseLimit(query.limit), query.cursor), {
+      query: t.Composite([ListQuery, t.Object({
+        entity: t.Optional(t.String({ maxLength: 50 })),
+        id: t.Optional(t.String({ maxLength: 200 })),
+        actor: t.Optional(t.String({ maxLength: 64 })),
+        from: t.Optional(t.String({ maxLength: 40 })),
+        to: t.Optional(t.String({ maxLength: 40 })),
+      })]),
+      detail: { summary: "Who changed what, when, with before/after; newest first" },
+    })
+    .post("/explain", ({ body }) => {
+      const at = body.at !== undefined ? Date.parse(body.at) : Date.now();
+      if (Number.isNaN(at)) throw invalid("at", "expected an RFC 3339 time");
+      if ((body.token === undefined) === (body.user_id === undefined)) {
+        throw new ApiError("invalid_request", "give exactly one of token, user_id", { field: "token" });
+      }
+      const ix = feed.current;
+      if (body.token !== undefined) {
+        const credential = ix.credentialsByHash.get(hashSecret(body.token));
+        if (!credential) return { ...explain(ix, {}, body.gate_id, at), revision: ix.revision };
+        return { ...explain(ix, { credential }, body.gate_id, at), revision: ix.revision };
+      }
+      if (!ix.users.has(body.user_id!)) throw invalid("user_id", "no such user");
+      return { ...explain(ix, { userId: body.user_id }, body.gate_id, at), revision: ix.revision };
+    }, {
+      body: t.Object({
+        gate_id: t.String({ minLength: 1, maxLength: 64 }),
+        token: t.Optional(t.String({ minLength: 1, maxLength: 1024 })),
+        user_id: t.Optional(t.String({ minLength: 1, maxLength: 64 })),
+        at: t.Optional(DateTime),
+      }, { additionalProperties: false }),
+      detail: { summary: "The decision for a token or user at a gate and instant, with every grant, group path and schedule window behind it" },
+    });
+}

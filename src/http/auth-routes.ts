@@ -1,0 +1,38 @@
+// Login and logout.
+import { Elysia, t } from "elysia";
+import { login, revokeOwnToken } from "../admin/identity";
+import { authenticate } from "./auth";
+import type { Deps } from "./deps";
+import { ErrorBody } from "./schemas";
+
+/** The client's address: the socket peer, or with TRUST_PROXY the first X-Forwarded-For entry. */
+export function sourceAddress(server: { requestIP(r: Request): { address: string } | null } | null, request: Request, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded.slice(0, 64);
+  }
+  return server?.requestIP(request)?.address ?? "local";
+}
+
+export function authRoutes(deps: Deps) {
+  const { sql, config, loginThrottle } = deps;
+  return new Elysia({ name: "auth-routes", prefix: "/api/v1/auth", detail: { tags: ["auth"] } })
+    .post("/token", async ({ body, set, server, request }) => {
+      const session = await login(sql, loginThrottle, config.sessionTtlMs, body.username, body.password, sourceAddress(server, request, config.trustProxy));
+      set.status = 201;
+      return session;
+    }, {
+      body: t.Object({ username: t.String({ minLength: 1, maxLength: 150 }), password: t.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+      response: {
+        201: t.Object({ token: t.String(), token_id: t.String(), expires_at: t.String(), scopes: t.Array(t.String()) }),
+        400: ErrorBody, 401: ErrorBody, 429: ErrorBody,
+      },
+      detail: { summary: "Log in: a session token with the user scope (same 401 for unknown user and wrong password)" },
+    })
+    .delete("/token", async ({ headers, set }) => {
+      const caller = await authenticate(sql, headers.authorization, null);
+      const revision = await revokeOwnToken(sql, caller.credentialId);
+      set.headers["x-revision"] = String(revision);
+      set.status = 204;
+    }, { detail: { summary: "Log out: revoke the caller's own token everywhere", security: [{ bearer: [] }] } });
+}
