@@ -127,14 +127,15 @@ export class PermissionIndex {
         this.subjectUsers(rec, dirty);
       }
     }
-    for (const [id, rec] of cs.credentials ?? []) {
+    // Remove every old row before adding any new one: within one change set a secret hash can
+    // move from one credential to another, in whatever order the rows come.
+    for (const [id] of cs.credentials ?? []) {
       const old = this.credentialsById.get(id);
-      if (old) {
-        this.credentialsByHash.delete(old.secretHash);
-        this.credentialsById.delete(id);
-      }
-      if (rec) this.putCredential(rec);
+      if (!old) continue;
+      if (this.credentialsByHash.get(old.secretHash) === old) this.credentialsByHash.delete(old.secretHash);
+      this.credentialsById.delete(id);
     }
+    for (const [, rec] of cs.credentials ?? []) if (rec) this.putCredential(rec);
     for (const u of dirty) this.compileUser(u);
     if (cs.revision > this.revision) this.revision = cs.revision;
   }
