@@ -21,13 +21,15 @@ export const ErrorBody = t.Object(
   { description: "Every non-2xx answer" },
 );
 
+export const VERIFY_EXAMPLE = { gate_id: "GATE_001", token: "pcl_Jx2Q7rYb3n0VfWk1tHc9pL4sZa8DgEu6MyRoBiXqTvN" };
+
 export const VerifyBody = t.Object(
   {
     gate_id: t.String({ minLength: 1, maxLength: 64, examples: ["GATE_001"] }),
     token: t.String({ minLength: 1, maxLength: 1024, examples: ["pcl_demo_alice_card_0000000000000000000000000000"] }),
-    min_revision: t.Optional(Int({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    min_revision: t.Optional(Int({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Wait up to 250 ms for the index to reach this revision (read-your-writes)" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [VERIFY_EXAMPLE] },
 );
 
 export const VerifyAnswer = t.Object({
@@ -39,12 +41,6 @@ export const VerifyAnswer = t.Object({
   revision: Int({ description: "The index revision that decided" }),
 });
 
-/** OpenAPI request body for routes whose parsing is our own (size-bounded) jsonBody(). */
-export const jsonRequest = (schema: unknown, example: unknown) => ({
-  required: true,
-  content: { "application/json": { schema, example } },
-});
-
 export const BatchBody = t.Object(
   {
     checks: t.Array(
@@ -52,7 +48,7 @@ export const BatchBody = t.Object(
       { minItems: 1, maxItems: 1000 },
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ checks: [VERIFY_EXAMPLE, { gate_id: "GATE_002", token: VERIFY_EXAMPLE.token }] }] },
 );
 
 /** A list's `limit` query parameter: 1..500, default 50. */

@@ -1,0 +1,111 @@
+// Operator CLI: `bun run cli <command>`. Uses DATABASE_URL, or the embedded Postgres in DATA_DIR
+// when it is unset (as `bun run start` does). Secrets are printed once and never stored.
+import { readFileSync } from "node:fs";
+import { loadConfig } from "../config";
+import { createSql, type Sql } from "../db/client";
+import { startEmbedded } from "../db/embedded";
+import { migrate } from "../db/migrate";
+import { write } from "../admin/tx";
+import { hashSecret, newSecret } from "../tokens";
+
+const USAGE = `usage: bun run cli <command>
+  migrate                                  apply pending migrations from sql/
+  create-admin [--username NAME] [--label TEXT]
+                                           create an admin credential (user created if missing); prints its secret once
+  revoke <credential-id>                   revoke a credential
+  import <file.json>                       bulk upsert (the JSON body of POST /api/v1/admin/import)
+  import --collection <name> <file.csv>    bulk upsert one collection from CSV`;
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  args.splice(i, 2);
+  return v;
+}
+
+async function connect(): Promise<{ sql: Sql; close(): Promise<void> }> {
+  const config = loadConfig();
+  let url = config.databaseUrl;
+  let stop: (() => Promise<void>) | null = null;
+  if (!url) {
+    const pg = await startEmbedded(config.dataDir, config.embeddedPgPort);
+    url = pg.url;
+    stop = pg.stop;
+  }
+  const sql = createSql(url, { max: 2 });
+  await migrate(sql);
+  return { sql, close: async () => { await sql.end({ timeout: 2 }); await stop?.(); } };
+}
+
+export async function createAdmin(sql: Sql, username: string, label: string): Promise<{ id: string; secret: string; revision: number }> {
+  const secret = newSecret();
+  const w = await write(sql, { credentialId: null }, async (tx, audit) => {
+    await tx`insert into users (username, display_name) values (${username}, 'Administrator') on conflict (username) do nothing`;
+    const [u] = await tx`select id from users where username = ${username}`;
+    const [c] = await tx`insert into credentials (user_id, kind, label, scopes, secret_hash)
+                         values (${u!.id}, 'api', ${label}, ${["admin"]}, ${hashSecret(secret)}) returning id`;
+    audit({ action: "create", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: u!.id, kind: "api", scopes: ["admin"], label, via: "cli" } });
+    return c!.id as string;
+  });
+  return { id: w.value, secret, revision: w.revision };
+}
+
+export async function revoke(sql: Sql, id: string): Promise<number | null> {
+  const w = await write(sql, { credentialId: null }, async (tx, audit) => {
+    const [c] = await tx`update credentials set revoked_at = now(), updated_at = now() where id = ${id} and revoked_at is null returning id`;
+    if (c) audit({ action: "revoke", entity: "credential", entityId: id, before: null, after: { revoked: true, via: "cli" } });
+    return c ? 1 : 0;
+  });
+  return w.value ? w.revision : null;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = [...argv];
+  const cmd = args.shift();
+  if (!cmd || cmd === "help" || cmd === "--help") {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const { sql, close } = await connect();
+  try {
+    switch (cmd) {
+      case "migrate":
+        console.log("migrations up to date");
+        return 0;
+      case "create-admin": {
+        const username = flag(args, "--username") ?? "admin";
+        const label = flag(args, "--label") ?? "created with the CLI";
+        const c = await createAdmin(sql, username, label);
+        console.log(`admin credential ${c.id} for user ${username} (revision ${c.revision})`);
+        console.log(`secret (shown once): ${c.secret}`);
+        return 0;
+      }
+      case "revoke": {
+        const id = args[0];
+        if (!id) break;
+        const revision = await revoke(sql, id);
+        console.log(revision === null ? `${id}: no such active credential` : `${id} revoked (revision ${revision})`);
+        return revision === null ? 1 : 0;
+      }
+      case "import": {
+        const { importCommand } = await import("./import");
+        const collection = flag(args, "--collection");
+        const file = args[0];
+        if (!file) break;
+        return await importCommand(sql, file, collection, readFileSync(file, "utf8"));
+      }
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    await close();
+  }
+}
+
+if (import.meta.main) {
+  main(Bun.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    console.error(e?.message ?? e);
+    process.exit(1);
+  });
+}
