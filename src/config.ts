@@ -27,10 +27,14 @@ export interface Config {
   eventRetentionDays: number;
   eventFlushMs: number;
   eventBufferMax: number;
+  eventSpillDir: string;
+  eventSpillMaxBytes: number;
   openwayCompatPort: number | null;
   demoData: boolean;
   /** Behind a reverse proxy: take the client address from the first X-Forwarded-For entry. */
   trustProxy: boolean;
+  /** Per-request metrics (count and latency by route and status); off only to measure their cost. */
+  httpMetrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -134,7 +138,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventRetentionDays: int("EVENT_RETENTION_DAYS", 90, 1, 36500),
     eventFlushMs: int("EVENT_FLUSH_MS", 20, 1, 10_000),
     eventBufferMax: int("EVENT_BUFFER_MAX", 1_000_000, 1000, 100_000_000),
+    eventSpillDir: env.EVENT_SPILL_DIR || `${env.DATA_DIR || "./.data"}/spill`,
+    eventSpillMaxBytes: int("EVENT_SPILL_MAX_MB", 1024, 1, 1_000_000) * 1024 * 1024,
     openwayCompatPort: compat,
+    httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",
     trustProxy: env.TRUST_PROXY === "1" || env.TRUST_PROXY === "true",
     demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
   };

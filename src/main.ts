@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { ConfigError, loadConfig } from "./config";
 import { ensureBootstrapToken } from "./bootstrap";
 import { createSql } from "./db/client";
-import { startEmbedded } from "./db/embedded";
+import { type Embedded, startEmbedded } from "./db/embedded";
 import { migrate } from "./db/migrate";
 import { loadDemoData, printDemoTokens } from "./demo";
 import { log, setLogLevel } from "./log";
@@ -26,8 +26,9 @@ async function main(): Promise<void> {
   setLogLevel(config.logLevel);
 
   let databaseUrl = config.databaseUrl;
+  let embedded: Embedded | null = null;
   if (!databaseUrl) {
-    const pg = await startEmbedded(config.dataDir, config.embeddedPgPort);
+    const pg = (embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, "portcullis", true));
     databaseUrl = pg.url;
     log.info("embedded Postgres started", { dir: config.dataDir, port: config.embeddedPgPort });
   }
@@ -63,12 +64,18 @@ async function main(): Promise<void> {
     log.info("shutting down", { signal });
     for (const c of children) c.kill("SIGTERM");
     await Promise.all([service.stop(), ...children.map((c) => c.exited)]);
+    // Postgres goes last: the workers' final event flushes still needed it.
+    await embedded?.stop();
     log.info("stopped cleanly");
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
+
+// A stray rejection from a background task (a driver callback during a connection drop, say) is
+// logged, not fatal: the verify path must keep answering from the index.
+process.on("unhandledRejection", (e: any) => log.error("unhandled rejection", { error: String(e?.stack ?? e) }));
 
 main().catch((e) => {
   log.error("failed to start", { error: String(e?.stack ?? e) });

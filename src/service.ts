@@ -2,6 +2,7 @@
 // main.ts runs it; tests start it in-process the same way.
 import type { Config } from "./config";
 import { createSql, type Sql } from "./db/client";
+import { scheduleMaintenance } from "./db/maintenance";
 import { migrate } from "./db/migrate";
 import { EventWriter } from "./events/event-writer";
 import { ChangeFeed } from "./feed/change-feed";
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   migrate?: boolean;
   listen?: boolean;
   reusePort?: boolean;
+  /** Hourly partition and change-log housekeeping (default on). */
+  maintenance?: boolean;
 }
 
 export async function startService(config: Readonly<Config>, opts: ServiceOptions): Promise<Service> {
@@ -33,7 +36,12 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   }
   const feed = new ChangeFeed(opts.databaseUrl, sql);
   await feed.start();
-  const events = new EventWriter(sql, { flushMs: config.eventFlushMs, batchMax: 5000, bufferMax: config.eventBufferMax });
+  const events = new EventWriter(sql, {
+    flushMs: config.eventFlushMs, batchMax: 5000, bufferMax: config.eventBufferMax,
+    spillDir: config.eventSpillDir, spillMaxBytes: config.eventSpillMaxBytes,
+  });
+  events.start();
+  const stopMaintenance = opts.maintenance === false ? () => {} : scheduleMaintenance(sql, config.eventRetentionDays, config.changeLogRetentionMs);
   const loginThrottle = localLoginThrottle(config.rateLimitLogin);
   const deps: Deps = { config, sql, feed, events, loginThrottle };
   const app = createApp(deps);
@@ -44,6 +52,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      stopMaintenance();
       await app.server?.stop(false); // stop accepting; in-flight requests finish
       await events.stop();
       await feed.stop();

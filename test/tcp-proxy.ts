@@ -11,11 +11,12 @@ export class TcpProxy {
   private server: TCPSocketListener<Pair> | null = null;
   private pairs = new Set<Pair>();
   private refusing = false;
+  private boundPort = 0;
 
   constructor(private readonly targetHost: string, private readonly targetPort: number) {}
 
   get port(): number {
-    return this.server!.port;
+    return this.boundPort;
   }
 
   start(port = 0): this {
@@ -69,12 +70,15 @@ export class TcpProxy {
         error() {},
       },
     });
+    this.boundPort = this.server.port;
     return this;
   }
 
-  /** Drops every open connection and refuses new ones until restore(). */
+  /** Drops every open connection and stops listening (new connections are refused) until restore(). */
   cut(): void {
     this.refusing = true;
+    this.server?.stop(true);
+    this.server = null;
     for (const p of this.pairs) {
       p.client.end();
       p.upstream?.end();
@@ -84,6 +88,7 @@ export class TcpProxy {
 
   restore(): void {
     this.refusing = false;
+    if (!this.server) this.start(this.boundPort);
   }
 
   get connections(): number {
@@ -92,6 +97,5 @@ export class TcpProxy {
 
   stop(): void {
     this.cut();
-    this.server?.stop(true);
   }
 }

@@ -2,6 +2,7 @@
 // or not at all. Postgres constraint violations become API errors naming the field.
 import type { Sql } from "../db/client";
 import { ApiError, conflict, invalid } from "../errors";
+import { trackWrite } from "../metrics";
 
 export type Tx = Parameters<Parameters<Sql["begin"]>[1]>[0];
 
@@ -29,6 +30,7 @@ export async function write<T>(
   actor: Actor,
   fn: (tx: Tx, audit: (e: AuditEntry) => void) => Promise<T>,
 ): Promise<Written<T>> {
+  trackWrite.begin();
   try {
     return await sql.begin(async (tx) => {
       const entries: AuditEntry[] = [];
@@ -46,6 +48,8 @@ export async function write<T>(
     }) as Written<T>;
   } catch (e) {
     throw mapDbError(e);
+  } finally {
+    trackWrite.end();
   }
 }
 

@@ -1,9 +1,15 @@
 // Access events leave the verify path through a bounded in-memory buffer; a writer flushes them in
 // batches with one set-based insert. Ids are made at decision time, so a retried batch never
 // writes an event twice (ON CONFLICT DO NOTHING on the primary key).
+//
+// At the bound (Postgres away for long), events spill to local files that are replayed when
+// Postgres is back and at the next start: an access system's record of who went where is not
+// ours to drop. Only when the spill budget on disk is also used up are events shed — counted in
+// a metric and logged.
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
 import { log } from "../log";
+import { SpillDir } from "./spill";
 
 export interface AccessEvent {
   id: string;
@@ -22,23 +28,51 @@ export interface EventWriterOptions {
   flushMs: number;
   batchMax: number;
   bufferMax: number;
+  spillDir: string;
+  spillMaxBytes: number;
 }
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export class EventWriter {
   private buffer: AccessEvent[] = [];
+  private overflow: AccessEvent[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private flushing: Promise<void> | null = null;
+  private replaying: Promise<void> | null = null;
   private failures = 0;
   private stopped = false;
+  private lastShedLog = 0;
+  private readonly spill: SpillDir;
   flushed = 0;
   failed = 0;
   shed = 0;
-  private lastShedLog = 0;
+  spilled = 0;
+  replayed = 0;
 
-  constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {}
+  constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {
+    this.spill = new SpillDir(opts.spillDir, opts.spillMaxBytes);
+  }
 
   get depth(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.overflow.length;
+  }
+
+  get spillBytes(): number {
+    return this.spill.bytes;
+  }
+
+  /** Replays what earlier runs (or crashed processes) spilled. */
+  start(): void {
+    this.spill.releaseOrphans(isAlive);
+    this.replaySpilled();
   }
 
   /** The verify path's one call: the decision becomes an event with an id made now. */
@@ -50,27 +84,46 @@ export class EventWriter {
   }
 
   push(e: AccessEvent): void {
-    if (this.buffer.length >= this.opts.bufferMax) {
-      this.shed++;
-      const now = Date.now();
-      if (now - this.lastShedLog > 10_000) {
-        this.lastShedLog = now;
-        log.warn("event buffer full: shedding access events", { buffer_max: this.opts.bufferMax, shed_total: this.shed });
-      }
-      return;
+    if (this.buffer.length < this.opts.bufferMax) this.buffer.push(e);
+    else {
+      this.overflow.push(e);
+      if (this.overflow.length >= this.opts.batchMax) this.spillOverflow();
     }
-    this.buffer.push(e);
     if (this.timer === null && this.flushing === null && !this.stopped) {
       this.timer = setTimeout(() => this.kick(), this.buffer.length >= this.opts.batchMax ? 0 : this.opts.flushMs);
+    }
+  }
+
+  private spillOverflow(): void {
+    if (!this.overflow.length) return;
+    const batch = this.overflow;
+    this.overflow = [];
+    let ok = false;
+    try {
+      ok = this.spill.append(batch);
+    } catch (e) {
+      log.error("event spill failed", { error: String(e) });
+    }
+    if (ok) {
+      if (this.spilled === 0 || !this.spill.spilling) log.warn("event buffer full: spilling events to disk", { dir: this.opts.spillDir });
+      this.spilled += batch.length;
+      return;
+    }
+    this.shed += batch.length;
+    const now = Date.now();
+    if (now - this.lastShedLog > 10_000) {
+      this.lastShedLog = now;
+      log.error("event buffer and spill budget full: shedding access events", { shed_total: this.shed, spill_max_bytes: this.opts.spillMaxBytes });
     }
   }
 
   private kick(): void {
     this.timer = null;
     if (this.flushing) return;
+    this.spillOverflow();
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = null;
-      if (this.buffer.length && !this.stopped && this.timer === null) {
+      if (this.depth && !this.stopped && this.timer === null) {
         this.timer = setTimeout(() => this.kick(), this.backoffMs());
       }
     });
@@ -88,7 +141,7 @@ export class EventWriter {
         await this.insert(batch);
       } catch (e) {
         this.failed++;
-        if (this.failures++ === 0) log.warn("event flush failed; keeping events and retrying", { error: String(e), buffered: this.buffer.length });
+        if (this.failures++ === 0) log.warn("event flush failed; keeping events and retrying", { error: String(e), buffered: this.depth });
         return;
       }
       if (this.failures) log.info("event flush recovered", { after_failures: this.failures });
@@ -96,6 +149,41 @@ export class EventWriter {
       this.buffer.splice(0, batch.length);
       this.flushed += batch.length;
     }
+    // Caught up: what was spilled meanwhile can go in now.
+    if (this.spill.spilling) {
+      this.spill.seal();
+      this.replaySpilled();
+    }
+  }
+
+  private replaySpilled(): void {
+    if (this.replaying) return;
+    this.replaying = (async () => {
+      for (const path of this.spill.claim()) {
+        const events = SpillDir.read(path);
+        for (let i = 0; i < events.length; i += this.opts.batchMax) {
+          const batch = events.slice(i, i + this.opts.batchMax);
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await this.insert(batch);
+              break;
+            } catch (e) {
+              if (this.stopped) {
+                // Leave the file for the next start; the rows already written are idempotent.
+                this.spill.releaseOrphans(() => false);
+                return;
+              }
+              await Bun.sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+            }
+          }
+        }
+        this.spill.done(path);
+        this.replayed += events.length;
+        log.info("spilled events replayed", { count: events.length });
+      }
+    })().finally(() => {
+      this.replaying = null;
+    });
   }
 
   private async insert(batch: AccessEvent[]): Promise<void> {
@@ -103,10 +191,12 @@ export class EventWriter {
     const ids = new Array<string>(n), ats = new Array<string>(n), gates = new Array<string>(n);
     const users = new Array<string | null>(n), creds = new Array<string | null>(n);
     const allows = new Array<string>(n), reasons = new Array<string>(n), revs = new Array<number>(n);
+    const seen = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const e = batch[i]!;
       ids[i] = e.id; ats[i] = new Date(e.at).toISOString(); gates[i] = e.gateId; users[i] = e.userId;
       creds[i] = e.credentialId; allows[i] = e.allow ? "t" : "f"; reasons[i] = e.reason; revs[i] = e.revision;
+      if (e.isDevice && e.credentialId !== null && (seen.get(e.credentialId) ?? 0) < e.at) seen.set(e.credentialId, e.at);
     }
     // Booleans travel as text: postgres.js cannot infer a bool[] parameter.
     await this.sql`
@@ -114,8 +204,6 @@ export class EventWriter {
       select * from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
                            ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[])
       on conflict do nothing`;
-    const seen = new Map<string, number>();
-    for (const e of batch) if (e.isDevice && e.credentialId !== null && (seen.get(e.credentialId) ?? 0) < e.at) seen.set(e.credentialId, e.at);
     if (seen.size) {
       await this.sql`
         update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
@@ -133,6 +221,7 @@ export class EventWriter {
     const until = Date.now() + deadlineMs;
     while (Date.now() < until) {
       if (this.flushing) await this.flushing;
+      this.spillOverflow();
       if (!this.buffer.length) return true;
       this.flushing = this.flushLoop();
       await this.flushing;
@@ -142,10 +231,23 @@ export class EventWriter {
     return this.buffer.length === 0;
   }
 
+  /** Clean shutdown: flush everything; what Postgres cannot take by the deadline is spilled, not lost. */
   async stop(deadlineMs?: number): Promise<boolean> {
     const ok = await this.drain(deadlineMs);
     this.stopped = true;
-    if (!ok) log.error("events left unwritten at shutdown", { count: this.buffer.length });
+    if (this.timer) clearTimeout(this.timer);
+    if (!ok) {
+      const left = this.buffer.splice(0);
+      if (this.spill.append(left)) {
+        this.spilled += left.length;
+        log.warn("Postgres unreachable at shutdown: events spilled for replay at next start", { count: left.length, dir: this.opts.spillDir });
+      } else {
+        this.shed += left.length;
+        log.error("events lost at shutdown: spill budget full", { count: left.length });
+      }
+      this.spill.seal();
+    }
+    await this.replaying?.catch(() => {});
     return ok;
   }
 }

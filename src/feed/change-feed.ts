@@ -6,6 +6,7 @@ import { createSql, type Sql } from "../db/client";
 import { loadChangesAfter, loadSnapshot } from "../db/permissions";
 import { PermissionIndex } from "../index/permission-index";
 import { log } from "../log";
+import { withTimeout } from "../timeout";
 
 export const CHANNEL = "portcullis_changes";
 
@@ -235,10 +236,7 @@ export class ChangeFeed implements IndexHolder {
       return;
     }
     try {
-      const [row] = await Promise.race([
-        l<{ n: number }[]>`select n from pcl_revision`,
-        Bun.sleep(this.opts.heartbeatMs).then(() => { throw new Error("heartbeat timed out"); }),
-      ]);
+      const [row] = await withTimeout(l<{ n: number }[]>`select n from pcl_revision`.execute(), this.opts.heartbeatMs, "heartbeat");
       this.noteHead(row!.n);
       if (row!.n > this.current.revision) this.requestCatchUp();
     } catch (e) {

@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { renderMetrics } from "../metrics";
+import { withTimeout } from "../timeout";
 
 export function opsRoutes(deps: Deps) {
   const { feed, sql } = deps;
@@ -12,7 +13,7 @@ export function opsRoutes(deps: Deps) {
     if (Date.now() - lastDbCheck < 1000) return dbReachable;
     lastDbCheck = Date.now();
     try {
-      await Promise.race([sql`select 1`, Bun.sleep(1000).then(() => { throw new Error("timeout"); })]);
+      await withTimeout(sql`select 1`.execute(), 1000, "readiness probe");
       dbReachable = true;
     } catch {
       dbReachable = false;
@@ -36,6 +37,6 @@ export function opsRoutes(deps: Deps) {
     }, { detail: { summary: "200 when the index is loaded and the change feed is live, else 503" } })
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
-      return renderMetrics(deps);
+      return renderMetrics();
     }, { detail: { summary: "Prometheus metrics" } });
 }

@@ -1,6 +1,7 @@
 // Read-side admin routes: the audit log and "explain".
 import { Elysia, t } from "elysia";
 import { listAudit } from "../../admin/audit";
+import { listEvents } from "../../events/events-query";
 import { ApiError, invalid } from "../../errors";
 import { explain } from "../../index/explain";
 import { hashSecret } from "../../tokens";
@@ -21,6 +22,16 @@ export function adminInsightRoutes(deps: Deps) {
         to: t.Optional(t.String({ maxLength: 40 })),
       })]),
       detail: { summary: "Who changed what, when, with before/after; newest first" },
+    })
+    .get("/events", ({ query }) => listEvents(sql, query, parseLimit(query.limit), query.cursor), {
+      query: t.Composite([ListQuery, t.Object({
+        gate_id: t.Optional(t.String({ maxLength: 64 })),
+        user_id: t.Optional(t.String({ maxLength: 64 })),
+        allow: t.Optional(t.String({ description: "true or false", maxLength: 5 })),
+        from: t.Optional(t.String({ maxLength: 40, description: "RFC 3339, inclusive" })),
+        to: t.Optional(t.String({ maxLength: 40, description: "RFC 3339, exclusive" })),
+      })]),
+      detail: { summary: "Access events, newest first (written asynchronously in batches)" },
     })
     .post("/explain", ({ body }) => {
       const at = body.at !== undefined ? Date.parse(body.at) : Date.now();

@@ -1,0 +1,40 @@
+// Housekeeping, at start and hourly: daily event partitions created a week ahead, partitions past
+// the retention dropped whole (a cheap DROP, not a DELETE), and the change log pruned. One
+// process at a time does it (advisory lock); the others skip.
+import type { Sql } from "./client";
+import { log } from "../log";
+
+const LOCK_KEY = 0x70636d; // "pcm"
+
+export interface MaintenanceResult {
+  partitionsCreated: number;
+  partitionsDropped: number;
+  changeLogPrunedThrough: number;
+}
+
+export async function runMaintenance(sql: Sql, eventRetentionDays: number, changeLogRetentionMs: number): Promise<MaintenanceResult | null> {
+  const reserved = await sql.reserve();
+  try {
+    const [{ locked }] = await reserved`select pg_try_advisory_lock(${LOCK_KEY}) as locked`;
+    if (!locked) return null;
+    try {
+      const [{ made }] = await reserved`select pcl_ensure_event_partitions(1, 7) as made`;
+      const [{ dropped }] = await reserved`select pcl_drop_event_partitions(${eventRetentionDays}) as dropped`;
+      const [{ through }] = await reserved`select pcl_prune_change_log(${`${Math.floor(changeLogRetentionMs / 1000)} seconds`}::interval) as through`;
+      const r = { partitionsCreated: made, partitionsDropped: dropped, changeLogPrunedThrough: through };
+      if (made || dropped || through) log.info("maintenance", r as unknown as Record<string, unknown>);
+      return r;
+    } finally {
+      await reserved`select pg_advisory_unlock(${LOCK_KEY})`;
+    }
+  } finally {
+    reserved.release();
+  }
+}
+
+export function scheduleMaintenance(sql: Sql, eventRetentionDays: number, changeLogRetentionMs: number, everyMs = 3_600_000): () => void {
+  const run = () => runMaintenance(sql, eventRetentionDays, changeLogRetentionMs).catch((e) => log.warn("maintenance failed", { error: String(e) }));
+  void run();
+  const t = setInterval(run, everyMs);
+  return () => clearInterval(t);
+}

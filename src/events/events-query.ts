@@ -1,0 +1,60 @@
+// The events list: newest first, keyset pagination on (at, id) — no OFFSET, no count(*). Each
+// filter combination walks one of the (gate_id, at, id), (user_id, at, id) or (at, id) indexes.
+import type { Sql } from "../db/client";
+import { invalid } from "../errors";
+import { decodeCursor, encodeCursor } from "../admin/crud";
+import { mapDbError } from "../admin/tx";
+
+export interface EventFilter {
+  gate_id?: string;
+  user_id?: string;
+  allow?: string;
+  from?: string;
+  to?: string;
+}
+
+function time(field: string, v: string | undefined): Date | null {
+  if (v === undefined || v === "") return null;
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms) || !/^\d{4}-\d\d-\d\dT/.test(v)) throw invalid(field, "expected an RFC 3339 time");
+  return new Date(ms);
+}
+
+export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor: string | undefined) {
+  const key = decodeCursor(cursor);
+  let after: { at: string; id: string } | null = null;
+  if (key !== null) {
+    const [at, id] = key.split("|");
+    if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
+    after = { at, id };
+  }
+  let allow: boolean | null = null;
+  if (f.allow !== undefined && f.allow !== "") {
+    if (f.allow !== "true" && f.allow !== "false") throw invalid("allow", "expected true or false");
+    allow = f.allow === "true";
+  }
+  const from = time("from", f.from), to = time("to", f.to);
+  const conds = [sql`true`];
+  if (after) conds.push(sql`(at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`);
+  if (f.gate_id) conds.push(sql`gate_id = ${f.gate_id}`);
+  if (f.user_id) conds.push(sql`user_id = ${f.user_id}`);
+  if (allow !== null) conds.push(sql`allow = ${allow}`);
+  if (from) conds.push(sql`at >= ${from}`);
+  if (to) conds.push(sql`at < ${to}`);
+  const where = conds.reduce((a, b) => sql`${a} and ${b}`);
+  try {
+    const rows = await sql`
+      select id, at, gate_id, user_id, allow, reason, revision from access_events
+      where ${where} order by at desc, id desc limit ${limit + 1}`;
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit).map((r) => ({
+      id: r.id as string, at: (r.at as Date).toISOString(), gate_id: r.gate_id, user_id: r.user_id, allow: r.allow,
+      reason: r.reason, revision: r.revision,
+    }));
+    const last = items[items.length - 1];
+    // Event times are written with millisecond precision, so the ISO string is exact.
+    return { items, next_cursor: more && last ? encodeCursor(`${last.at}|${last.id}`) : null };
+  } catch (e) {
+    throw mapDbError(e);
+  }
+}

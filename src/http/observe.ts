@@ -1,0 +1,36 @@
+// Request ids, request metrics and request logs, for every route. One line of JSON per admin,
+// auth or device request (never per verify: access events are the record of those), never a
+// secret — only method, route pattern, status, duration, request id and the caller's credential id.
+import { Elysia } from "elysia";
+import { log } from "../log";
+import { observeRequest } from "../metrics";
+
+let seq = 0;
+const bootId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** A client's own X-Request-Id when it is sane, else a cheap unique one (no crypto per request). */
+export function requestId(given: string | null): string {
+  return given !== null && REQUEST_ID.test(given) ? given : `${bootId}-${(++seq).toString(36)}`;
+}
+
+const LOGGED = /^\/api\/v1\/(admin|auth|devices)\//;
+
+export function observe(opts: { metrics: boolean }) {
+  const app = new Elysia({ name: "observe" }).onRequest((c: any) => {
+    c.set.headers["x-request-id"] = requestId(c.request.headers.get("x-request-id"));
+    c.t0 = performance.now();
+  });
+  return app.onAfterResponse({ as: "global" }, (c: any) => {
+    const status = typeof c.set.status === "number" ? c.set.status : 200;
+    const route: string = c.route ?? "unmatched";
+    const seconds = (performance.now() - c.t0) / 1000;
+    if (opts.metrics) observeRequest(c.request.method, route, status, seconds);
+    if (LOGGED.test(route)) {
+      log.info("request", {
+        request_id: c.set.headers["x-request-id"], method: c.request.method, route, status,
+        ms: Math.round(seconds * 10_000) / 10, actor: c.caller?.credentialId ?? null,
+      });
+    }
+  });
+}
