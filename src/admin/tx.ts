@@ -33,6 +33,10 @@ export async function write<T>(
   trackWrite.begin();
   try {
     return await sql.begin(async (tx) => {
+      // Take the revision row first: admin writes serialise on it anyway (at their first change),
+      // and taking it up front gives every writer the same lock order — no deadlocks between,
+      // say, a bulk import and a PATCH of a row it touches.
+      await tx`select n from pcl_revision for update`;
       const entries: AuditEntry[] = [];
       const value = await fn(tx, (e) => entries.push(e));
       // The revision the triggers took, or — when nothing changed — the current one.
@@ -116,6 +120,9 @@ export function mapDbError(e: any): unknown {
     case "22003":
     case "22001":
       return invalid(field, e.message ?? "invalid value");
+    case "40P01":
+    case "40001":
+      return new ApiError("unavailable", "a concurrent write got in the way; try again", undefined, 1);
     case "57014":
       return new ApiError("unavailable", "the database took too long; try again", undefined, 1);
   }

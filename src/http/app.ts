@@ -2,23 +2,17 @@
 import { Elysia } from "elysia";
 import { ApiError, STATUS } from "../errors";
 import { log } from "../log";
+import { bindMetrics } from "../metrics";
 import { adminCollectionRoutes } from "./admin/collections";
+import { adminImportRoutes } from "./admin/import";
 import { adminInsightRoutes } from "./admin/insight";
 import { authRoutes } from "./auth-routes";
 import { deviceRoutes } from "./devices";
 import type { Deps } from "./deps";
 import { docs } from "./docs";
+import { observe } from "./observe";
 import { opsRoutes } from "./ops";
 import { verifyRoutes } from "./verify";
-
-let seq = 0;
-const bootId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-
-/** A client's own X-Request-Id when it is sane, else a cheap unique one (no crypto per request). */
-export function requestId(given: string | null): string {
-  return given !== null && REQUEST_ID.test(given) ? given : `${bootId}-${(++seq).toString(36)}`;
-}
 
 /** Elysia's validation error → our body, naming the first failing field. */
 function validationError(error: any): ApiError {
@@ -30,14 +24,13 @@ function validationError(error: any): ApiError {
 }
 
 export function createApp(deps: Deps) {
+  bindMetrics(deps);
   return new Elysia({
     serve: { maxRequestBodySize: 64 * 1024 * 1024 },
     // Reject unknown fields (a typo like "gateid" must not pass silently) instead of stripping them.
     normalize: false,
   })
-    .onRequest(({ request, set }) => {
-      set.headers["x-request-id"] = requestId(request.headers.get("x-request-id"));
-    })
+    .use(observe({ metrics: deps.config.httpMetrics }))
     .error({ ApiError })
     .onError(({ code, error, set, request, path }) => {
       let e: ApiError;
@@ -61,7 +54,8 @@ export function createApp(deps: Deps) {
     .use(authRoutes(deps))
     .use(deviceRoutes(deps))
     .use(adminInsightRoutes(deps))
-    .use(adminCollectionRoutes(deps));
+    .use(adminCollectionRoutes(deps))
+    .use(adminImportRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;
