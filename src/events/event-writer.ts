@@ -9,6 +9,7 @@
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
 import { log } from "../log";
+import { LiveEvents } from "./live";
 import { SpillDir } from "./spill";
 
 export interface AccessEvent {
@@ -51,6 +52,8 @@ export class EventWriter {
   private stopped = false;
   private lastShedLog = 0;
   private readonly spill: SpillDir;
+  /** Recent events for live watchers (the console's stream). */
+  readonly live = new LiveEvents();
   flushed = 0;
   failed = 0;
   shed = 0;
@@ -84,6 +87,7 @@ export class EventWriter {
   }
 
   push(e: AccessEvent): void {
+    this.live.publish(e);
     if (this.buffer.length < this.opts.bufferMax) this.buffer.push(e);
     else {
       this.overflow.push(e);
@@ -235,6 +239,7 @@ export class EventWriter {
   async stop(deadlineMs?: number): Promise<boolean> {
     const ok = await this.drain(deadlineMs);
     this.stopped = true;
+    this.live.stop();
     if (this.timer) clearTimeout(this.timer);
     if (!ok) {
       const left = this.buffer.splice(0);

@@ -6,6 +6,7 @@ import { bindMetrics } from "../metrics";
 import { adminCollectionRoutes } from "./admin/collections";
 import { adminImportRoutes } from "./admin/import";
 import { adminInsightRoutes } from "./admin/insight";
+import { adminStreamRoutes } from "./admin/stream";
 import { authRoutes } from "./auth-routes";
 import { deviceRoutes } from "./devices";
 import type { Deps } from "./deps";
@@ -55,7 +56,8 @@ export function createApp(deps: Deps) {
     .use(deviceRoutes(deps))
     .use(adminInsightRoutes(deps))
     .use(adminCollectionRoutes(deps))
-    .use(adminImportRoutes(deps));
+    .use(adminImportRoutes(deps))
+    .use(adminStreamRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,114 @@
+// GET /api/v1/admin/events/stream — access events as Server-Sent Events, as they happen.
+// Resumable: a client that reconnects with Last-Event-ID gets what it missed (from the in-memory
+// ring, or from Postgres when the id has left the ring). Bounded: each client has a fixed queue;
+// a client that falls behind is disconnected (it resumes with Last-Event-ID), so a slow browser
+// costs the service nothing but its own queue.
+import { Elysia, t } from "elysia";
+import type { AccessEvent } from "../../events/event-writer";
+import { type LiveFilter, matches } from "../../events/live";
+import { invalid } from "../../errors";
+import { log } from "../../log";
+import { authenticate } from "../auth";
+import type { Deps } from "../deps";
+
+const QUEUE_PER_CLIENT = 2000; // events
+const KEEPALIVE_MS = 15_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const encoder = new TextEncoder();
+
+export interface StreamEvent {
+  id: string;
+  at: string;
+  gate_id: string;
+  user_id: string | null;
+  allow: boolean;
+  reason: string;
+  revision: number;
+}
+
+const toJson = (e: AccessEvent): StreamEvent => ({
+  id: e.id, at: new Date(e.at).toISOString(), gate_id: e.gateId, user_id: e.userId, allow: e.allow, reason: e.reason, revision: e.revision,
+});
+const frame = (e: StreamEvent) => `id: ${e.id}\nevent: access\ndata: ${JSON.stringify(e)}\n\n`;
+
+/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
+const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+
+export function adminStreamRoutes(deps: Deps) {
+  const { sql, events } = deps;
+
+  async function missedSince(lastId: string, f: LiveFilter): Promise<StreamEvent[]> {
+    const fromRing = events.live.since(lastId);
+    if (fromRing) return fromRing.filter((e) => matches(f, e)).map(toJson);
+    // Left the ring: read what Postgres has after it (bounded), then live events continue.
+    const at = new Date(uuidV7Time(lastId));
+    const rows = await sql`
+      select id, at, gate_id, user_id, allow, reason, revision from access_events
+      where (at, id) > (${at}, ${lastId}::uuid)
+        ${f.gateId ? sql`and gate_id = ${f.gateId}` : sql``}
+        ${f.userId ? sql`and user_id = ${f.userId}` : sql``}
+        ${f.allow !== undefined ? sql`and allow = ${f.allow}` : sql``}
+      order by at, id limit ${QUEUE_PER_CLIENT}`;
+    return rows.map((r) => ({ id: r.id, at: r.at.toISOString(), gate_id: r.gate_id, user_id: r.user_id, allow: r.allow, reason: r.reason, revision: r.revision }));
+  }
+
+  return new Elysia({ name: "admin-stream", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
+    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .get("/events/stream", async ({ query, headers, request }) => {
+      if (query.allow !== undefined && query.allow !== "true" && query.allow !== "false") throw invalid("allow", "expected true or false");
+      const filter: LiveFilter = {
+        gateId: query.gate_id || undefined,
+        userId: query.user_id || undefined,
+        allow: query.allow === undefined ? undefined : query.allow === "true",
+      };
+      const lastId = headers["last-event-id"];
+      if (lastId !== undefined && !UUID.test(lastId)) throw invalid("Last-Event-ID", "not an event id this API issued");
+      const missed = lastId ? await missedSince(lastId, filter) : [];
+
+      let unsubscribe = () => {};
+      let keepalive: ReturnType<typeof setInterval> | undefined;
+      const close = () => {
+        unsubscribe();
+        clearInterval(keepalive);
+      };
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          const send = (text: string) => controller.enqueue(encoder.encode(text));
+          send(`retry: 1000\n: connected at revision ${deps.feed.revision}\n\n`);
+          for (const e of missed) send(frame(e));
+          unsubscribe = events.live.subscribe({
+            filter,
+            deliver(batch) {
+              // desiredSize counts queued events against the per-client bound.
+              if ((controller.desiredSize ?? 0) < batch.length) {
+                log.warn("event stream client too slow; disconnecting it", { queued: QUEUE_PER_CLIENT });
+                close();
+                try { controller.close(); } catch {}
+                return false;
+              }
+              for (const e of batch) send(frame(toJson(e)));
+              return true;
+            },
+          });
+          keepalive = setInterval(() => {
+            try { send(": keepalive\n\n"); } catch { close(); }
+          }, KEEPALIVE_MS);
+          request.signal.addEventListener("abort", () => {
+            close();
+            try { controller.close(); } catch {}
+          });
+        },
+        cancel: close,
+      }, new CountQueuingStrategy({ highWaterMark: QUEUE_PER_CLIENT }));
+      return new Response(stream, {
+        headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+      });
+    }, {
+      query: t.Object({
+        gate_id: t.Optional(t.String({ maxLength: 64 })),
+        user_id: t.Optional(t.String({ maxLength: 64 })),
+        allow: t.Optional(t.String({ maxLength: 5, description: "true or false" })),
+      }),
+      detail: { summary: "Access events as they happen (Server-Sent Events); resumable with Last-Event-ID" },
+    });
+}
