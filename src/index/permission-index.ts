@@ -9,13 +9,25 @@ import type {
   UserRec, ZoneRec,
 } from "./types";
 
-/** A user's grants, keyed by target, with every group on every path to the root folded in. */
-export interface CompiledGrants {
+/** Grants keyed by their target. */
+export interface GrantTable {
   byGate: Map<string, GrantRec[]> | null;
   byZone: Map<string, GrantRec[]> | null;
 }
 
-const EMPTY: CompiledGrants = { byGate: null, byZone: null };
+/**
+ * What a decision reads for one user: the user's own grants, and for each group the user is a
+ * direct member of, that group's closure — its grants and those of every ancestor. Closures are
+ * compiled once per group and shared by all its members (memory grows with groups, not with
+ * users × inherited grants), and a closure is recompiled in place, so members need no update
+ * when a grant of some ancestor changes.
+ */
+export interface UserGrants {
+  own: GrantTable | null;
+  groups: GrantTable[];
+}
+
+const NO_GRANTS: UserGrants = { own: null, groups: [] };
 
 function refused(reason: Reason, cred?: CredentialRec): Decision {
   return {
@@ -52,7 +64,9 @@ export class PermissionIndex {
   readonly childrenOfGroup = new Map<string, Set<string>>();
   readonly grantsOfUser = new Map<string, Set<string>>();
   readonly grantsOfGroup = new Map<string, Set<string>>();
-  readonly compiled = new Map<string, CompiledGrants>();
+  /** Group → the grants of it and of every ancestor (cycle-safe). */
+  readonly groupClosures = new Map<string, GrantTable>();
+  readonly compiled = new Map<string, UserGrants>();
   private readonly clocks = new Map<string, TzClock>();
 
   static fromSnapshot(s: Snapshot): PermissionIndex {
@@ -69,13 +83,15 @@ export class PermissionIndex {
     for (const sc of s.schedules) ix.putSchedule(sc);
     for (const g of s.grants) ix.putGrant(g);
     for (const c of s.credentials) ix.putCredential(c);
+    for (const id of ix.groups.keys()) ix.compileClosure(id);
     for (const id of ix.users.keys()) ix.compileUser(id);
     return ix;
   }
 
   /** Applies the state of every changed row, then recompiles only the users it touches. */
   apply(cs: ChangeSet): void {
-    const dirty = new Set<string>();
+    const dirty = new Set<string>(); // users whose own grants or direct groups changed
+    const dirtyGroups = new Set<string>(); // groups whose closure (and all below) must be recompiled
     for (const [id, rec] of cs.users ?? []) {
       if (rec) this.users.set(id, rec);
       else this.deleteUser(id);
@@ -86,15 +102,17 @@ export class PermissionIndex {
       else this.schedules.delete(id); // grants still pointing at it stay closed (see scheduleOf)
     }
     for (const [id, rec] of cs.groups ?? []) {
-      // Members of the group and of every group below it gain or lose ancestors.
-      this.addSubtreeMembers(id, dirty);
+      // The group and every group below it gain or lose ancestors: their closures change.
+      dirtyGroups.add(id);
       const old = this.groups.get(id);
       if (old?.parentId) removeFrom(this.childrenOfGroup, old.parentId, id);
       if (rec) this.putGroup(rec);
-      else this.groups.delete(id);
-      this.addSubtreeMembers(id, dirty);
-      if (!rec) {
-        for (const u of this.membersOfGroup.get(id) ?? []) removeFrom(this.groupsOfUser, u, id);
+      else {
+        this.groups.delete(id);
+        for (const u of this.membersOfGroup.get(id) ?? []) {
+          removeFrom(this.groupsOfUser, u, id);
+          dirty.add(u);
+        }
         this.membersOfGroup.delete(id);
       }
     }
@@ -119,12 +137,12 @@ export class PermissionIndex {
     for (const [id, rec] of cs.grants ?? []) {
       const old = this.grants.get(id);
       if (old) {
-        this.subjectUsers(old, dirty);
+        this.markSubject(old, dirty, dirtyGroups);
         this.dropGrant(old);
       }
       if (rec) {
         this.putGrant(rec);
-        this.subjectUsers(rec, dirty);
+        this.markSubject(rec, dirty, dirtyGroups);
       }
     }
     // Remove every old row before adding any new one: within one change set a secret hash can
@@ -136,6 +154,17 @@ export class PermissionIndex {
       this.credentialsById.delete(id);
     }
     for (const [, rec] of cs.credentials ?? []) if (rec) this.putCredential(rec);
+    const closures = new Set<string>();
+    for (const g of dirtyGroups) this.addSubtree(g, closures);
+    for (const g of closures) {
+      if (this.groups.has(g)) this.compileClosure(g);
+      else {
+        // Gone: empty it in place for anyone still holding it, and forget it.
+        const c = this.groupClosures.get(g);
+        if (c) c.byGate = c.byZone = null;
+        this.groupClosures.delete(g);
+      }
+    }
     for (const u of dirty) this.compileUser(u);
     if (cs.revision > this.revision) this.revision = cs.revision;
   }
@@ -159,23 +188,14 @@ export class PermissionIndex {
     if (gate === undefined) return refused("unknown_gate", cred);
     if (gate.mode !== "normal") return refused(gate.mode === "locked" ? "gate_locked" : "gate_disabled", cred);
 
-    const c = this.compiled.get(user.id) ?? EMPTY;
-    // 0 nothing, 1 an allow closed by its schedule, 2 an allow in force
-    let allowed = 0;
-    const direct = c.byGate?.get(gateId);
-    if (direct !== undefined) {
-      const r = this.scan(direct, now);
-      if (r === 3) return refused("denied", cred);
-      allowed = r;
+    const c = this.compiled.get(user.id) ?? NO_GRANTS;
+    // 0 nothing, 1 an allow closed by its schedule, 2 an allow in force, 3 a deny in force
+    let allowed = c.own === null ? 0 : this.scanTable(c.own, gateId, gate.zoneId, now);
+    for (let i = 0; allowed !== 3 && i < c.groups.length; i++) {
+      const r = this.scanTable(c.groups[i]!, gateId, gate.zoneId, now);
+      if (r > allowed) allowed = r;
     }
-    if (gate.zoneId !== null && c.byZone !== null) {
-      const inZone = c.byZone.get(gate.zoneId);
-      if (inZone !== undefined) {
-        const r = this.scan(inZone, now);
-        if (r === 3) return refused("denied", cred);
-        if (r > allowed) allowed = r;
-      }
-    }
+    if (allowed === 3) return refused("denied", cred);
     if (allowed === 2) {
       return {
         allow: true, reason: "granted", userId: cred.userId, credentialId: cred.id,
@@ -183,6 +203,23 @@ export class PermissionIndex {
       };
     }
     return refused(allowed === 1 ? "outside_schedule" : "no_grant", cred);
+  }
+
+  /** The strongest state among a table's grants for a gate (directly or through its zone). */
+  private scanTable(t: GrantTable, gateId: string, zoneId: string | null, now: number): number {
+    let best = 0;
+    if (t.byGate !== null) {
+      const list = t.byGate.get(gateId);
+      if (list !== undefined) best = this.scan(list, now);
+    }
+    if (best !== 3 && zoneId !== null && t.byZone !== null) {
+      const list = t.byZone.get(zoneId);
+      if (list !== undefined) {
+        const r = this.scan(list, now);
+        if (r > best) best = r;
+      }
+    }
+    return best;
   }
 
   /** 3 a deny in force; else the best allow state (see decideFor). */
@@ -209,8 +246,13 @@ export class PermissionIndex {
 
   /** Every group the user belongs to, directly or through ancestors, with the path that led there. */
   effectiveGroups(userId: string): Map<string, string[]> {
+    return this.effectiveGroupsOf(this.groupsOfUser.get(userId) ?? []);
+  }
+
+  /** The given groups and all their ancestors, each with the path from a starting group. */
+  effectiveGroupsOf(starts: Iterable<string>): Map<string, string[]> {
     const paths = new Map<string, string[]>();
-    for (const start of this.groupsOfUser.get(userId) ?? []) {
+    for (const start of starts) {
       let path: string[] = [];
       // Walk to the root; `paths` doubles as the visited set, so a cycle ends the walk.
       for (let g: string | null = start; g !== null && !paths.has(g);) {
@@ -229,29 +271,66 @@ export class PermissionIndex {
       this.compiled.delete(userId);
       return;
     }
+    const own = this.grantsOfUser.get(userId);
+    const direct = this.groupsOfUser.get(userId);
+    if (own === undefined && direct === undefined) {
+      this.compiled.delete(userId);
+      return;
+    }
+    const groups: GrantTable[] = [];
+    for (const g of direct ?? []) {
+      const closure = this.groupClosures.get(g) ?? this.compileClosure(g);
+      if (closure !== null) groups.push(closure);
+    }
+    this.compiled.set(userId, { own: own === undefined ? null : this.table(own), groups });
+  }
+
+  /** Recompiles a group's closure in place (members keep their reference); null for a missing group. */
+  compileClosure(groupId: string): GrantTable | null {
+    if (!this.groups.has(groupId)) return null;
+    const ids = new Set<string>();
+    for (const g of this.effectiveGroupsOf([groupId]).keys()) for (const id of this.grantsOfGroup.get(g) ?? []) ids.add(id);
+    const fresh = this.table(ids);
+    let closure = this.groupClosures.get(groupId);
+    if (closure === undefined) this.groupClosures.set(groupId, (closure = fresh));
+    else {
+      closure.byGate = fresh.byGate;
+      closure.byZone = fresh.byZone;
+    }
+    return closure;
+  }
+
+  /** For tests and tools: every grant reaching the user, by target, as sorted grant ids. */
+  grantIdsFor(userId: string): { gates: Record<string, string[]>; zones: Record<string, string[]> } {
+    const gates = new Map<string, Set<string>>(), zones = new Map<string, Set<string>>();
+    const c = this.compiled.get(userId);
+    for (const t of c ? [...(c.own ? [c.own] : []), ...c.groups] : []) {
+      for (const [k, list] of t.byGate ?? []) for (const g of list) addTo(gates, k, g.id);
+      for (const [k, list] of t.byZone ?? []) for (const g of list) addTo(zones, k, g.id);
+    }
+    const norm = (m: Map<string, Set<string>>) =>
+      Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, [...v].sort()]));
+    return { gates: norm(gates), zones: norm(zones) };
+  }
+
+  private table(grantIds: Iterable<string>): GrantTable {
     let byGate: Map<string, GrantRec[]> | null = null;
     let byZone: Map<string, GrantRec[]> | null = null;
-    const add = (grantIds: Set<string> | undefined) => {
-      if (!grantIds) return;
-      for (const id of grantIds) {
-        const g = this.grants.get(id)!;
-        if (g.targetGateId !== null) {
-          byGate ??= new Map();
-          const list = byGate.get(g.targetGateId);
-          if (list) list.push(g);
-          else byGate.set(g.targetGateId, [g]);
-        } else if (g.targetZoneId !== null) {
-          byZone ??= new Map();
-          const list = byZone.get(g.targetZoneId);
-          if (list) list.push(g);
-          else byZone.set(g.targetZoneId, [g]);
-        }
+    for (const id of grantIds) {
+      const g = this.grants.get(id)!;
+      if (g.targetGateId !== null) {
+        byGate ??= new Map();
+        const list = byGate.get(g.targetGateId);
+        if (list) list.push(g);
+        else byGate.set(g.targetGateId, [g]);
+      } else if (g.targetZoneId !== null) {
+        byZone ??= new Map();
+        const list = byZone.get(g.targetZoneId);
+        if (list) list.push(g);
+        else byZone.set(g.targetZoneId, [g]);
       }
-    };
-    add(this.grantsOfUser.get(userId));
-    for (const g of this.effectiveGroups(userId).keys()) add(this.grantsOfGroup.get(g));
-    if (byGate === null && byZone === null) this.compiled.delete(userId);
-    else this.compiled.set(userId, { byGate, byZone });
+    }
+    return { byGate, byZone };
   }
 
   counts(): Record<string, number> {
@@ -300,20 +379,18 @@ export class PermissionIndex {
     this.credentialsById.set(c.id, c);
   }
 
-  private subjectUsers(g: GrantRec, into: Set<string>): void {
-    if (g.subjectUserId !== null) into.add(g.subjectUserId);
-    else if (g.subjectGroupId !== null) this.addSubtreeMembers(g.subjectGroupId, into);
+  private markSubject(g: GrantRec, users: Set<string>, groups: Set<string>): void {
+    if (g.subjectUserId !== null) users.add(g.subjectUserId);
+    else if (g.subjectGroupId !== null) groups.add(g.subjectGroupId);
   }
 
-  /** Members of a group and of all groups below it (cycle-safe). */
-  private addSubtreeMembers(groupId: string, into: Set<string>): void {
-    const seen = new Set<string>();
+  /** A group and all groups below it (cycle-safe). */
+  private addSubtree(groupId: string, into: Set<string>): void {
     const stack = [groupId];
     while (stack.length) {
       const g = stack.pop()!;
-      if (seen.has(g)) continue;
-      seen.add(g);
-      for (const u of this.membersOfGroup.get(g) ?? []) into.add(u);
+      if (into.has(g)) continue;
+      into.add(g);
       for (const c of this.childrenOfGroup.get(g) ?? []) stack.push(c);
     }
   }
