@@ -56,6 +56,21 @@ export const rateLimited = new Counter({
   name: "portcullis_rate_limited_total", help: "Requests refused by a rate limit", labelNames: ["limit"], registers: [registry],
 });
 
+// Rate limits (src/ratelimit/): refusals by limit ("gate", "token", "login_username",
+// "login_address") through pre-bound children; the Redis state is read from the service at scrape.
+export const rateLimitedBy = {
+  gate: rateLimited.labels("gate"),
+  token: rateLimited.labels("token"),
+} as const;
+
+new Gauge({
+  name: "portcullis_ratelimit_mode", help: "Rate-limit mode: 1 for the configured one (local, synced, exact)", labelNames: ["mode"], registers: [registry],
+  collect() {
+    if (!bound) return;
+    for (const mode of ["local", "synced", "exact"]) this.set({ mode }, bound.config.rateLimitMode === mode ? 1 : 0);
+  },
+});
+
 const gauge = (name: string, help: string, read: (d: Deps) => number) =>
   new Gauge({ name, help, registers: [registry], collect() { if (bound) this.set(read(bound)); } });
 
@@ -79,7 +94,16 @@ gauge("portcullis_events_flush_failures_total", "Failed event batch inserts (kep
 gauge("portcullis_events_spilled_total", "Access events spilled to disk while the buffer was full", (d) => d.events.spilled);
 gauge("portcullis_events_replayed_total", "Spilled access events written after recovery", (d) => d.events.replayed);
 gauge("portcullis_events_spill_bytes", "Bytes of spilled events waiting for replay", (d) => d.events.spillBytes);
+gauge("portcullis_events_rejected_total", "Access events Postgres refused for their content (logged)", (d) => d.events.rejected);
 gauge("portcullis_events_shed_total", "Access events dropped: buffer and spill budget both full", (d) => d.events.shed);
+gauge("portcullis_ratelimit_fallback", "1 while rate limits are decided locally because Redis is unavailable (down, slow, or not connected yet)", (d) => (d.limits?.fallbackActive ? 1 : 0));
+gauge("portcullis_ratelimit_redis_connected", "1 while the rate limits' Redis connection is up (0 in local mode)", (d) => (d.limits?.link?.connected ? 1 : 0));
+gauge("portcullis_ratelimit_redis_errors_total", "Rate-limit calls to Redis that failed or timed out (each decided locally instead)", (d) => d.limits?.redisErrors ?? 0);
+gauge("portcullis_ratelimit_redis_outages_total", "Times Redis became unavailable to the rate limits", (d) => d.limits?.link?.outages ?? 0);
+gauge("portcullis_ratelimit_fallback_decisions_total", "Rate-limit decisions made locally because Redis was unavailable", (d) => d.limits?.fallbackDecisions ?? 0);
+gauge("portcullis_ratelimit_syncs_total", "synced mode: sync rounds sent to Redis", (d) => d.limits?.syncs ?? 0);
+gauge("portcullis_ratelimit_sync_failures_total", "synced mode: sync rounds that failed (admits kept and sent again)", (d) => d.limits?.syncFailures ?? 0);
+gauge("portcullis_ratelimit_keys", "Rate-limit keys held in memory", (d) => d.limits?.keys ?? 0);
 gauge("portcullis_db_pool_max", "Configured size of the Postgres pool", (d) => (d.sql as any).options?.max ?? 0);
 gauge("portcullis_db_writes_in_flight", "Admin write transactions in progress", () => writesInFlight);
 gauge("process_resident_memory_bytes", "Resident memory", () => process.memoryUsage.rss());

@@ -8,6 +8,7 @@
 // a metric and logged.
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
+import { isConnectionError } from "../admin/tx";
 import { log } from "../log";
 import { LiveEvents } from "./live";
 import { SpillDir } from "./spill";
@@ -31,6 +32,25 @@ export interface EventWriterOptions {
   bufferMax: number;
   spillDir: string;
   spillMaxBytes: number;
+}
+
+/** COPY text format: the gate id is the one client-supplied field; escape what COPY treats specially. */
+function copyText(v: string): string {
+  if (!/[\\\t\n\r\0]/.test(v)) return v;
+  return v.replace(/[\\\t\n\r\0]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\uFFFD"));
+}
+
+/** ISO time with the whole-second prefix cached: events come in bursts within the same second. */
+let isoSecond = -1;
+let isoPrefix = "";
+function isoTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // "2026-11-22T12:00:01."
+  }
+  const frac = ms - sec * 1000;
+  return isoPrefix + (frac < 10 ? "00" : frac < 100 ? "0" : "") + frac + "Z";
 }
 
 const isAlive = (pid: number) => {
@@ -59,6 +79,8 @@ export class EventWriter {
   shed = 0;
   spilled = 0;
   replayed = 0;
+  /** Events Postgres refused for their content (logged one by one). */
+  rejected = 0;
 
   constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {
     this.spill = new SpillDir(opts.spillDir, opts.spillMaxBytes);
@@ -190,17 +212,47 @@ export class EventWriter {
     });
   }
 
+  /**
+   * One batch into Postgres. COPY costs about half the client CPU of an unnest insert and a third
+   * less server time; but COPY cannot skip duplicates, so when a retried batch had in fact been
+   * committed (the acknowledgement was lost), the duplicate-key error sends it through the
+   * idempotent insert instead. A batch Postgres refuses for its data is written row by row, so one
+   * poison row can never hold up the rest.
+   */
   private async insert(batch: AccessEvent[]): Promise<void> {
+    try {
+      await this.copy(batch);
+    } catch (e: any) {
+      if (isConnectionError(e)) throw e;
+      if (e?.code === "23505") await this.insertIdempotent(batch);
+      else await this.insertOneByOne(batch, e);
+    }
+    await this.touchDevices(batch);
+  }
+
+  private async copy(batch: AccessEvent[]): Promise<void> {
+    let text = "";
+    for (let i = 0; i < batch.length; i++) {
+      const e = batch[i]!;
+      text += `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}\n`;
+    }
+    const w = await this.sql`copy access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision) from stdin`.writable();
+    await new Promise<void>((resolve, reject) => {
+      w.on("error", reject);
+      w.on("finish", () => resolve());
+      w.end(text);
+    });
+  }
+
+  private async insertIdempotent(batch: AccessEvent[]): Promise<void> {
     const n = batch.length;
     const ids = new Array<string>(n), ats = new Array<string>(n), gates = new Array<string>(n);
     const users = new Array<string | null>(n), creds = new Array<string | null>(n);
     const allows = new Array<string>(n), reasons = new Array<string>(n), revs = new Array<number>(n);
-    const seen = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const e = batch[i]!;
-      ids[i] = e.id; ats[i] = new Date(e.at).toISOString(); gates[i] = e.gateId; users[i] = e.userId;
+      ids[i] = e.id; ats[i] = isoTime(e.at); gates[i] = e.gateId.replaceAll("\0", "\uFFFD"); users[i] = e.userId;
       creds[i] = e.credentialId; allows[i] = e.allow ? "t" : "f"; reasons[i] = e.reason; revs[i] = e.revision;
-      if (e.isDevice && e.credentialId !== null && (seen.get(e.credentialId) ?? 0) < e.at) seen.set(e.credentialId, e.at);
     }
     // Booleans travel as text: postgres.js cannot infer a bool[] parameter.
     await this.sql`
@@ -208,12 +260,29 @@ export class EventWriter {
       select * from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
                            ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[])
       on conflict do nothing`;
-    if (seen.size) {
-      await this.sql`
-        update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
-        from unnest(${[...seen.keys()]}::text[], ${[...seen.values()].map((t) => new Date(t).toISOString())}::timestamptz[]) as s(credential_id, at)
-        where d.credential_id = s.credential_id`;
+  }
+
+  private async insertOneByOne(batch: AccessEvent[], cause: unknown): Promise<void> {
+    log.error("event batch refused by Postgres; writing it row by row", { error: String(cause), size: batch.length });
+    for (const e of batch) {
+      try {
+        await this.insertIdempotent([e]);
+      } catch (err) {
+        if (isConnectionError(err)) throw err;
+        this.rejected++;
+        log.error("access event refused by Postgres", { error: String(err), id: e.id, gate_id: e.gateId.slice(0, 64) });
+      }
     }
+  }
+
+  private async touchDevices(batch: AccessEvent[]): Promise<void> {
+    const seen = new Map<string, number>();
+    for (const e of batch) if (e.isDevice && e.credentialId !== null && (seen.get(e.credentialId) ?? 0) < e.at) seen.set(e.credentialId, e.at);
+    if (seen.size === 0) return;
+    await this.sql`
+      update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
+      from unnest(${[...seen.keys()]}::text[], ${[...seen.values()].map(isoTime)}::timestamptz[]) as s(credential_id, at)
+      where d.credential_id = s.credential_id`;
   }
 
   /** Writes everything buffered; retries until `deadlineMs` passes. */

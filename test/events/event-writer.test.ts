@@ -43,6 +43,18 @@ describe("event writer", () => {
     expect(await w.stop()).toBe(true);
   });
 
+  test("client-supplied gate ids with tabs, newlines, backslashes or NUL are stored and block nothing", async () => {
+    const w = writer(db.sql, spillDir());
+    const odd = ["W6\tTAB", "W6\nNL", "W6\\BS", "W6\rCR", "W6\u0000NUL", "W6 ✓ ünïcödé"];
+    for (const g of odd) w.push(event(g));
+    for (let i = 0; i < 10; i++) w.push(event("W6"));
+    await sleepUntil(async () => (await count("W6")).n === 10, "the ordinary events");
+    const rows = await db.sql`select gate_id from access_events where gate_id like 'W6%' and gate_id <> 'W6' order by gate_id`;
+    expect(rows.map((r) => r.gate_id).sort()).toEqual(["W6\tTAB", "W6\nNL", "W6\\BS", "W6\rCR", "W6\uFFFDNUL", "W6 ✓ ünïcödé"].sort());
+    expect(w.rejected).toBe(0);
+    await w.stop();
+  });
+
   test("a retried batch writes nothing twice", async () => {
     const w = writer(db.sql, spillDir());
     const e = event("W2");
@@ -50,6 +62,15 @@ describe("event writer", () => {
     w.push({ ...e });
     await w.stop();
     expect(await count("W2")).toEqual({ n: 1, d: 1 });
+    // And a whole batch written again (its first commit's acknowledgement lost) adds nothing.
+    const batch = Array.from({ length: 50 }, () => event("W2b"));
+    const w2 = writer(db.sql, spillDir());
+    for (const x of batch) w2.push(x);
+    await w2.stop();
+    const w3 = writer(db.sql, spillDir());
+    for (const x of batch) w3.push({ ...x });
+    await w3.stop();
+    expect(await count("W2b")).toEqual({ n: 50, d: 50 });
   });
 
   test("while Postgres is unreachable events are kept and retried; after it returns all are written once", async () => {
