@@ -4,6 +4,7 @@
 import type {
   ChangeSet, CredentialRec, GateRec, GrantRec, GroupRec, ScheduleRec, Snapshot, UserRec, ZoneRec,
 } from "../index/types";
+import { PackedCredential } from "../index/credential";
 import type { Sql } from "./client";
 
 const from = (d: Date | null) => (d === null ? -Infinity : d.getTime());
@@ -24,11 +25,9 @@ const toGrant = (r: any): GrantRec => ({
 });
 const credCols = `c.id, c.user_id, c.kind, c.scopes, c.secret_hash, c.expires_at, c.valid_from, c.revoked_at,
   exists (select 1 from devices d where d.credential_id = c.id and d.revoked_at is not null) as device_revoked`;
-const toCredential = (r: any): CredentialRec => ({
-  id: r.id, userId: r.user_id, kind: r.kind, scopes: r.scopes, secretHash: r.secret_hash,
-  expiresAt: until(r.expires_at), validFrom: from(r.valid_from), revoked: r.revoked_at !== null,
-  deviceRevoked: r.device_revoked,
-});
+const toCredential = (r: any): CredentialRec => new PackedCredential(
+  r.id, r.user_id, r.kind, r.scopes, r.secret_hash, until(r.expires_at), from(r.valid_from), r.revoked_at !== null, r.device_revoked,
+);
 
 const RR = "isolation level repeatable read read only";
 

@@ -82,7 +82,12 @@ export class PermissionIndex {
     for (const g of s.gates) ix.gates.set(g.id, g);
     for (const sc of s.schedules) ix.putSchedule(sc);
     for (const g of s.grants) ix.putGrant(g);
-    for (const c of s.credentials) ix.putCredential(c);
+    for (const c of s.credentials) {
+      // Share the user's id string rather than keep a copy per credential.
+      const u = ix.users.get(c.userId);
+      if (u !== undefined) c.userId = u.id;
+      ix.putCredential(c);
+    }
     for (const id of ix.groups.keys()) ix.compileClosure(id);
     for (const id of ix.users.keys()) ix.compileUser(id);
     return ix;
