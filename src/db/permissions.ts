@@ -42,7 +42,12 @@ export async function loadSnapshot(sql: Sql): Promise<Snapshot> {
       tx`select id, name, zone_id, mode, unlock_ms from gates`,
       tx`select id, name, timezone, windows from schedules`,
       tx`select * from grants`,
-      tx.unsafe(`select ${credCols} from credentials c`),
+      // A hash join against the (few) revoked devices, not a subquery per credential.
+      tx`select c.id, c.user_id, c.kind, c.scopes, c.secret_hash, c.expires_at, c.valid_from, c.revoked_at,
+                d.credential_id is not null as device_revoked
+         from credentials c
+         left join (select distinct credential_id from devices where revoked_at is not null and credential_id is not null) d
+           on d.credential_id = c.id`,
     ]);
     return {
       revision: n,
