@@ -72,8 +72,8 @@ export class EventWriter {
   private stopped = false;
   private lastShedLog = 0;
   private readonly spill: SpillDir;
-  /** Recent events for live watchers (the console's stream). */
-  readonly live = new LiveEvents();
+  /** Live watchers (the console's stream), fed from Postgres so every process's events show. */
+  readonly live: LiveEvents;
   flushed = 0;
   failed = 0;
   shed = 0;
@@ -84,6 +84,7 @@ export class EventWriter {
 
   constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {
     this.spill = new SpillDir(opts.spillDir, opts.spillMaxBytes);
+    this.live = new LiveEvents(sql);
   }
 
   get depth(): number {
@@ -109,7 +110,6 @@ export class EventWriter {
   }
 
   push(e: AccessEvent): void {
-    this.live.publish(e);
     if (this.buffer.length < this.opts.bufferMax) this.buffer.push(e);
     else {
       this.overflow.push(e);

@@ -1,7 +1,20 @@
-// Live access events for watchers (the console's stream): a ring of recent events for resuming,
-// fanned out to subscribers in batches every LIVE_BATCH_MS, off the verify path. The verify path
-// only appends to the ring (one array store).
-import type { AccessEvent } from "./event-writer";
+// Live access events for watchers (the console's stream). Events are read back from Postgres, not
+// from this process's memory: with WORKERS > 1 (or several hosts) every process writes its own
+// decisions, and a watcher connected to any one of them must see them all. One poller per process,
+// running only while someone watches, reads the last seconds of events every POLL_MS; a short
+// look-back with an id set catches events that another process flushed a little late.
+import type { Sql } from "../db/client";
+import { log } from "../log";
+
+export interface LiveEvent {
+  id: string;
+  at: string;
+  gate_id: string;
+  user_id: string | null;
+  allow: boolean;
+  reason: string;
+  revision: number;
+}
 
 export interface LiveFilter {
   gateId?: string;
@@ -11,58 +24,45 @@ export interface LiveFilter {
 
 export interface Subscriber {
   filter: LiveFilter;
-  /** Receives matching events in order; returns false when the subscriber cannot keep up. */
-  deliver(events: AccessEvent[]): boolean;
+  /** Receives matching events; returns false when the subscriber cannot keep up. */
+  deliver(events: LiveEvent[]): boolean;
 }
 
-const LIVE_BATCH_MS = 100;
+const POLL_MS = 200;
+const LOOKBACK_MS = 3000;
+const BATCH = 5000;
 
-export function matches(f: LiveFilter, e: AccessEvent): boolean {
-  return (f.gateId === undefined || f.gateId === e.gateId)
-    && (f.userId === undefined || f.userId === e.userId)
+export function matches(f: LiveFilter, e: LiveEvent): boolean {
+  return (f.gateId === undefined || f.gateId === e.gate_id)
+    && (f.userId === undefined || f.userId === e.user_id)
     && (f.allow === undefined || f.allow === e.allow);
 }
 
+export const toLive = (r: any): LiveEvent => ({
+  id: r.id, at: r.at.toISOString(), gate_id: r.gate_id, user_id: r.user_id, allow: r.allow, reason: r.reason, revision: r.revision,
+});
+
 export class LiveEvents {
-  private readonly ring: (AccessEvent | undefined)[];
-  private head = 0; // total events ever published
-  private delivered = 0; // events already fanned out
-  private readonly subscribers = new Set<Subscriber>();
-  private timer: ReturnType<typeof setInterval> | null = null;
+  /** Each subscriber with the instant it subscribed: it sees events decided from then on. */
+  private readonly subscribers = new Map<Subscriber, number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Ids already fanned out, with their time, for the look-back window. */
+  private seen = new Map<string, number>();
+  private since = 0;
+  private failing = false;
 
-  constructor(readonly capacity = 10_000) {
-    this.ring = new Array(capacity);
-  }
-
-  publish(e: AccessEvent): void {
-    this.ring[this.head++ % this.capacity] = e;
-  }
-
-  /** Events still in the ring after the one with `id`, or null when `id` has left the ring. */
-  since(id: string): AccessEvent[] | null {
-    const oldest = Math.max(0, this.head - this.capacity);
-    for (let i = this.head - 1; i >= oldest; i--) {
-      if (this.ring[i % this.capacity]!.id === id) {
-        const out: AccessEvent[] = [];
-        for (let j = i + 1; j < this.head; j++) out.push(this.ring[j % this.capacity]!);
-        return out;
-      }
-    }
-    return null;
-  }
+  constructor(private readonly sql: Sql) {}
 
   subscribe(s: Subscriber): () => void {
-    this.subscribers.add(s);
+    this.subscribers.set(s, Date.now());
     if (this.timer === null) {
-      this.delivered = this.head; // a new first subscriber starts from now
-      this.timer = setInterval(() => this.fanOut(), LIVE_BATCH_MS);
+      // Watchers see what is decided from now on (a resuming one gets its gap from the replay).
+      this.since = Date.now();
+      this.seen.clear();
+      this.schedule(POLL_MS);
     }
     return () => {
       this.subscribers.delete(s);
-      if (this.subscribers.size === 0 && this.timer !== null) {
-        clearInterval(this.timer);
-        this.timer = null;
-      }
     };
   }
 
@@ -70,20 +70,49 @@ export class LiveEvents {
     return this.subscribers.size;
   }
 
-  private fanOut(): void {
-    const from = Math.max(this.delivered, this.head - this.capacity);
-    if (from >= this.head) return;
-    const batch: AccessEvent[] = [];
-    for (let i = from; i < this.head; i++) batch.push(this.ring[i % this.capacity]!);
-    this.delivered = this.head;
-    for (const s of this.subscribers) {
-      const mine = batch.filter((e) => matches(s.filter, e));
-      if (mine.length && !s.deliver(mine)) this.subscribers.delete(s);
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => void this.poll(), ms);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.subscribers.size === 0) {
+      this.timer = null;
+      return;
     }
+    try {
+      const rows = await this.sql`
+        select id, at, gate_id, user_id, allow, reason, revision from access_events
+        where at >= ${new Date(this.since)} order by at, id limit ${BATCH}`;
+      if (this.failing) log.info("live events: reading again");
+      this.failing = false;
+      const fresh: Array<[LiveEvent, number]> = [];
+      let newest = this.since;
+      for (const r of rows) {
+        const t = (r.at as Date).getTime();
+        if (t > newest) newest = t;
+        if (this.seen.has(r.id)) continue;
+        this.seen.set(r.id, t);
+        fresh.push([toLive(r), t]);
+      }
+      this.since = rows.length === BATCH ? newest : Math.max(this.since, newest - LOOKBACK_MS);
+      for (const [id, t] of this.seen) if (t < this.since - LOOKBACK_MS) this.seen.delete(id);
+      if (fresh.length) {
+        for (const [s, from] of this.subscribers) {
+          const mine: LiveEvent[] = [];
+          for (const [e, t] of fresh) if (t >= from && matches(s.filter, e)) mine.push(e);
+          if (mine.length && !s.deliver(mine)) this.subscribers.delete(s);
+        }
+      }
+    } catch (e) {
+      if (!this.failing) log.warn("live events: cannot read access events", { error: String(e) });
+      this.failing = true;
+    }
+    if (this.subscribers.size === 0) this.timer = null;
+    else this.schedule(POLL_MS);
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.subscribers.clear();
   }

@@ -172,3 +172,20 @@ describe("change feed through a cut connection", () => {
     }
   });
 });
+
+describe("change feed: devices", () => {
+  test("revoking a device reaches the index even when its credential row is untouched", async () => {
+    const [u] = await db.sql`insert into users (username) values ('dev-owner') returning id`;
+    const [c] = await db.sql`insert into credentials (user_id, kind, secret_hash) values (${u!.id}, 'device', ${hashSecret("secret-device-0001")}) returning id`;
+    await db.sql`insert into devices (user_id, credential_id, name) values (${u!.id}, ${c!.id}, 'phone')`;
+    await converged();
+    expect(feed.current.credentialsById.get(c!.id)!.deviceRevoked).toBe(false);
+    await db.sql`update devices set revoked_at = now() where credential_id = ${c!.id}`;
+    await converged();
+    expect(feed.current.credentialsById.get(c!.id)!.deviceRevoked).toBe(true);
+    // last_seen_at updates are not permission changes: no new revision.
+    const before = await head(db.sql);
+    await db.sql`update devices set last_seen_at = now() where credential_id = ${c!.id}`;
+    expect(await head(db.sql)).toBe(before);
+  });
+});

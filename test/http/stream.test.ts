@@ -109,6 +109,23 @@ describe("GET /api/v1/admin/events/stream", () => {
     }
   });
 
+  test("a watcher on one process sees decisions made by another process", async () => {
+    const other: Service = await startService(testConfig({ HOST: "127.0.0.1", EVENT_FLUSH_MS: "5" }), { databaseUrl: s.db.url });
+    try {
+      await other.deps.feed.waitFor(s.service.deps.feed.revision, 2000);
+      const res = await stream("?gate_id=ST_A");
+      const reading = readEvents(res, 2, 3000);
+      await Bun.sleep(50);
+      await other.app.handle(new Request("http://localhost/api/v1/access/verify", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ gate_id: "ST_A", token: card }) }));
+      await verify("ST_A");
+      const got = await reading;
+      expect(got).toHaveLength(2);
+      expect(got.every((e) => e.gate_id === "ST_A" && e.allow === true)).toBe(true);
+    } finally {
+      await other.stop();
+    }
+  });
+
   test("a client that does not read is disconnected once its queue is full; others are unaffected", async () => {
     const live = s.service.deps.events.live;
     const stalled = await s.service.app.handle(new Request("http://localhost/api/v1/admin/events/stream", { headers: { authorization: `Bearer ${s.adminToken}` } }));

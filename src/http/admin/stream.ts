@@ -1,11 +1,10 @@
-// GET /api/v1/admin/events/stream — access events as Server-Sent Events, as they happen.
-// Resumable: a client that reconnects with Last-Event-ID gets what it missed (from the in-memory
-// ring, or from Postgres when the id has left the ring). Bounded: each client has a fixed queue;
-// a client that falls behind is disconnected (it resumes with Last-Event-ID), so a slow browser
-// costs the service nothing but its own queue.
+// GET /api/v1/admin/events/stream — access events as Server-Sent Events, as they happen, from
+// every process (see src/events/live.ts). Resumable: a client that reconnects with Last-Event-ID
+// first gets what it missed, from Postgres. Bounded: each client has a fixed queue; a client that
+// falls behind is disconnected (it resumes with Last-Event-ID), so a slow browser costs the service
+// nothing but its own queue.
 import { Elysia, t } from "elysia";
-import type { AccessEvent } from "../../events/event-writer";
-import { type LiveFilter, matches } from "../../events/live";
+import { type LiveEvent, type LiveFilter, toLive } from "../../events/live";
 import { invalid } from "../../errors";
 import { log } from "../../log";
 import { authenticate } from "../auth";
@@ -16,20 +15,7 @@ const KEEPALIVE_MS = 15_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
 
-export interface StreamEvent {
-  id: string;
-  at: string;
-  gate_id: string;
-  user_id: string | null;
-  allow: boolean;
-  reason: string;
-  revision: number;
-}
-
-const toJson = (e: AccessEvent): StreamEvent => ({
-  id: e.id, at: new Date(e.at).toISOString(), gate_id: e.gateId, user_id: e.userId, allow: e.allow, reason: e.reason, revision: e.revision,
-});
-const frame = (e: StreamEvent) => `id: ${e.id}\nevent: access\ndata: ${JSON.stringify(e)}\n\n`;
+const frame = (e: LiveEvent) => `id: ${e.id}\nevent: access\ndata: ${JSON.stringify(e)}\n\n`;
 
 /** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
 const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
@@ -37,10 +23,8 @@ const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16
 export function adminStreamRoutes(deps: Deps) {
   const { sql, events } = deps;
 
-  async function missedSince(lastId: string, f: LiveFilter): Promise<StreamEvent[]> {
-    const fromRing = events.live.since(lastId);
-    if (fromRing) return fromRing.filter((e) => matches(f, e)).map(toJson);
-    // Left the ring: read what Postgres has after it (bounded), then live events continue.
+  /** What a reconnecting client missed after `lastId`, oldest first (bounded). */
+  async function missedSince(lastId: string, f: LiveFilter): Promise<LiveEvent[]> {
     const at = new Date(uuidV7Time(lastId));
     const rows = await sql`
       select id, at, gate_id, user_id, allow, reason, revision from access_events
@@ -49,7 +33,7 @@ export function adminStreamRoutes(deps: Deps) {
         ${f.userId ? sql`and user_id = ${f.userId}` : sql``}
         ${f.allow !== undefined ? sql`and allow = ${f.allow}` : sql``}
       order by at, id limit ${QUEUE_PER_CLIENT}`;
-    return rows.map((r) => ({ id: r.id, at: r.at.toISOString(), gate_id: r.gate_id, user_id: r.user_id, allow: r.allow, reason: r.reason, revision: r.revision }));
+    return rows.map(toLive);
   }
 
   return new Elysia({ name: "admin-stream", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
@@ -63,6 +47,8 @@ export function adminStreamRoutes(deps: Deps) {
       };
       const lastId = headers["last-event-id"];
       if (lastId !== undefined && !UUID.test(lastId)) throw invalid("Last-Event-ID", "not an event id this API issued");
+      // This process's own buffered events go to Postgres first, so the replay includes them.
+      if (lastId) for (let i = 0; i < 30 && events.depth > 0; i++) await Bun.sleep(10);
       const missed = lastId ? await missedSince(lastId, filter) : [];
 
       let unsubscribe = () => {};
@@ -75,10 +61,16 @@ export function adminStreamRoutes(deps: Deps) {
         start(controller) {
           const send = (text: string) => controller.enqueue(encoder.encode(text));
           send(`retry: 1000\n: connected at revision ${deps.feed.revision}\n\n`);
-          for (const e of missed) send(frame(e));
+          const replayed = new Set<string>();
+          for (const e of missed) {
+            replayed.add(e.id);
+            send(frame(e));
+          }
           unsubscribe = events.live.subscribe({
             filter,
-            deliver(batch) {
+            deliver(all) {
+              // Right after a resume the live feed can repeat what the replay just sent.
+              const batch = replayed.size ? all.filter((e) => !replayed.has(e.id)) : all;
               // desiredSize counts queued events against the per-client bound.
               if ((controller.desiredSize ?? 0) < batch.length) {
                 log.warn("event stream client too slow; disconnecting it", { queued: QUEUE_PER_CLIENT });
@@ -86,7 +78,7 @@ export function adminStreamRoutes(deps: Deps) {
                 try { controller.close(); } catch {}
                 return false;
               }
-              for (const e of batch) send(frame(toJson(e)));
+              for (const e of batch) send(frame(e));
               return true;
             },
           });
