@@ -1,59 +1,70 @@
-// Reads the permission data into the index's plain records: the full snapshot, and the current
-// state of the rows the change log names. Each runs in one REPEATABLE READ transaction, so what
-// it returns is exactly the database at the revision it reports.
+// Reads the permission data into the index's plain records: the full snapshot (one REPEATABLE READ
+// transaction), and the current state of the rows the change log names (one statement, so one
+// snapshot and one round trip). Either way, what comes back is exactly the database at the
+// revision it reports. Rows travel as positional arrays and times as epoch milliseconds — no
+// object and no Date per row: a million credentials must load in seconds.
+import { PackedCredential } from "../index/credential";
 import type {
   ChangeSet, CredentialRec, GateRec, GrantRec, GroupRec, ScheduleRec, Snapshot, UserRec, ZoneRec,
 } from "../index/types";
-import { PackedCredential } from "../index/credential";
 import type { Sql } from "./client";
 
-const from = (d: Date | null) => (d === null ? -Infinity : d.getTime());
-const until = (d: Date | null) => (d === null ? Infinity : d.getTime());
+const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
-const userCols = "id, username, active, valid_from, valid_until";
-const toUser = (r: any): UserRec => ({
-  id: r.id, username: r.username, active: r.active, validFrom: from(r.valid_from), validUntil: until(r.valid_until),
+// One column list per entity; the mappers below read them by position.
+const COLS = {
+  user: `u.id, u.username, u.active, ${ms("u.valid_from")}, ${ms("u.valid_until")}`,
+  group: "g.id, g.name, g.parent_id",
+  zone: "z.id, z.name",
+  gate: "t.id, t.name, t.zone_id, t.mode, t.unlock_ms",
+  schedule: "s.id, s.name, s.timezone, s.windows",
+  grant: `r.id, r.subject_user_id, r.subject_group_id, r.target_gate_id, r.target_zone_id, r.effect, r.schedule_id,
+          ${ms("r.valid_from")}, ${ms("r.valid_until")}`,
+  credential: `c.id, c.user_id, c.kind, c.scopes, c.secret_hash, ${ms("c.expires_at")}, ${ms("c.valid_from")},
+               c.revoked_at is not null, d.credential_id is not null`,
+} as const;
+
+// Revoked devices, for the DEVICE_INACTIVE distinction: a hash join, not a subquery per credential.
+const REVOKED_DEVICES = `left join (select distinct credential_id from devices
+  where revoked_at is not null and credential_id is not null) d on d.credential_id = c.id`;
+
+type Row = any[];
+const from = (v: number | null) => v ?? -Infinity;
+const until = (v: number | null) => v ?? Infinity;
+
+const toUser = (r: Row): UserRec => ({ id: r[0], username: r[1], active: r[2], validFrom: from(r[3]), validUntil: until(r[4]) });
+const toGroup = (r: Row): GroupRec => ({ id: r[0], name: r[1], parentId: r[2] });
+const toZone = (r: Row): ZoneRec => ({ id: r[0], name: r[1] });
+const toGate = (r: Row): GateRec => ({ id: r[0], name: r[1], zoneId: r[2], mode: r[3], unlockMs: r[4] });
+const toSchedule = (r: Row): ScheduleRec => ({ id: r[0], name: r[1], timezone: r[2], windows: r[3] });
+const toGrant = (r: Row): GrantRec => ({
+  id: r[0], subjectUserId: r[1], subjectGroupId: r[2], targetGateId: r[3], targetZoneId: r[4], effect: r[5],
+  scheduleId: r[6], validFrom: from(r[7]), validUntil: until(r[8]),
 });
-const toGroup = (r: any): GroupRec => ({ id: r.id, name: r.name, parentId: r.parent_id });
-const toZone = (r: any): ZoneRec => ({ id: r.id, name: r.name });
-const toGate = (r: any): GateRec => ({ id: r.id, name: r.name, zoneId: r.zone_id, mode: r.mode, unlockMs: r.unlock_ms });
-const toSchedule = (r: any): ScheduleRec => ({ id: r.id, name: r.name, timezone: r.timezone, windows: r.windows });
-const toGrant = (r: any): GrantRec => ({
-  id: r.id, subjectUserId: r.subject_user_id, subjectGroupId: r.subject_group_id,
-  targetGateId: r.target_gate_id, targetZoneId: r.target_zone_id, effect: r.effect, scheduleId: r.schedule_id,
-  validFrom: from(r.valid_from), validUntil: until(r.valid_until),
-});
-const credCols = `c.id, c.user_id, c.kind, c.scopes, c.secret_hash, c.expires_at, c.valid_from, c.revoked_at,
-  exists (select 1 from devices d where d.credential_id = c.id and d.revoked_at is not null) as device_revoked`;
-const toCredential = (r: any): CredentialRec => new PackedCredential(
-  r.id, r.user_id, r.kind, r.scopes, r.secret_hash, until(r.expires_at), from(r.valid_from), r.revoked_at !== null, r.device_revoked,
-);
+const toCredential = (r: Row): CredentialRec =>
+  new PackedCredential(r[0], r[1], r[2], r[3], r[4], until(r[5]), from(r[6]), r[7], r[8]);
 
 const RR = "isolation level repeatable read read only";
 
 export async function loadSnapshot(sql: Sql): Promise<Snapshot> {
   return sql.begin(RR, async (tx) => {
     const [{ n }] = await tx<{ n: number }[]>`select n from pcl_revision`;
+    const q = (text: string) => tx.unsafe(text).values() as unknown as Promise<Row[]>;
     const [users, groups, memberships, zones, gates, schedules, grants, credentials] = await Promise.all([
-      tx.unsafe(`select ${userCols} from users`),
-      tx`select id, name, parent_id from groups`,
-      tx`select group_id, user_id from memberships`.values(),
-      tx`select id, name from zones`,
-      tx`select id, name, zone_id, mode, unlock_ms from gates`,
-      tx`select id, name, timezone, windows from schedules`,
-      tx`select * from grants`,
-      // A hash join against the (few) revoked devices, not a subquery per credential.
-      tx`select c.id, c.user_id, c.kind, c.scopes, c.secret_hash, c.expires_at, c.valid_from, c.revoked_at,
-                d.credential_id is not null as device_revoked
-         from credentials c
-         left join (select distinct credential_id from devices where revoked_at is not null and credential_id is not null) d
-           on d.credential_id = c.id`,
+      q(`select ${COLS.user} from users u`),
+      q(`select ${COLS.group} from groups g`),
+      q(`select group_id, user_id from memberships`),
+      q(`select ${COLS.zone} from zones z`),
+      q(`select ${COLS.gate} from gates t`),
+      q(`select ${COLS.schedule} from schedules s`),
+      q(`select ${COLS.grant} from grants r`),
+      q(`select ${COLS.credential} from credentials c ${REVOKED_DEVICES}`),
     ]);
     return {
       revision: n,
       users: users.map(toUser),
       groups: groups.map(toGroup),
-      memberships: memberships as unknown as Array<[string, string]>,
+      memberships: memberships as Array<[string, string]>,
       zones: zones.map(toZone),
       gates: gates.map(toGate),
       schedules: schedules.map(toSchedule),
@@ -69,56 +80,60 @@ export type CatchUp =
   /** The log no longer reaches back to the applied revision, or the backlog is too big to replay. */
   | { kind: "rebuild"; why: string };
 
+/** Rows of one entity named by the change log, as JSON arrays in the column order above. */
+const changed = (entity: string, table: string, alias: string, cols: string, extra = "") => `
+  (select coalesce(json_agg(json_build_array(${cols})), '[]') from ${table} ${alias} ${extra}
+   where ${alias}.id in (select key from k where entity = '${entity}'))`;
+
+// Everything a catch-up needs in ONE statement: in READ COMMITTED a single statement reads one
+// snapshot, so the head revision, the changed keys and their rows are consistent with each other.
+const CATCH_UP = `
+  with h as (select r.n, s.pruned_through from pcl_revision r, change_log_state s),
+  k as (select entity, key from change_log
+        where revision > $1 and revision <= (select n from h) group by entity, key limit $2)
+  select (select n from h) as head, (select pruned_through from h) as pruned, (select count(*)::int from k) as count,
+    (select coalesce(json_agg(json_build_array(entity, key)), '[]') from k) as keys,
+    ${changed("user", "users", "u", COLS.user)} as users,
+    ${changed("group", "groups", "g", COLS.group)} as groups,
+    (select coalesce(json_agg(json_build_array(m.user_id, m.groups)), '[]') from
+       (select user_id, array_agg(group_id) as groups from memberships
+        where user_id in (select key from k where entity = 'membership') group by user_id) m) as memberships,
+    ${changed("zone", "zones", "z", COLS.zone)} as zones,
+    ${changed("gate", "gates", "t", COLS.gate)} as gates,
+    ${changed("schedule", "schedules", "s", COLS.schedule)} as schedules,
+    ${changed("grant", "grants", "r", COLS.grant)} as grants,
+    ${changed("credential", "credentials", "c", COLS.credential, REVOKED_DEVICES)} as credentials`;
+
 /** Every change after `after`, as the current state of each row it names (at the head revision). */
 export async function loadChangesAfter(sql: Sql, after: number, maxKeys = 200_000): Promise<CatchUp> {
-  return sql.begin(RR, async (tx) => {
-    const [head] = await tx<{ n: number; pruned: number }[]>`
-      select r.n, s.pruned_through as pruned from pcl_revision r, change_log_state s`;
-    if (head!.n <= after) return { kind: "current" };
-    if (head!.pruned > after) return { kind: "rebuild", why: `change log pruned through ${head!.pruned}, applied ${after}` };
-    const keys = await tx<{ entity: string; key: string }[]>`
-      select entity, key from change_log where revision > ${after} and revision <= ${head!.n}
-      group by entity, key limit ${maxKeys + 1}`;
-    if (keys.length > maxKeys) return { kind: "rebuild", why: `more than ${maxKeys} changed rows` };
+  const [r] = await sql.unsafe(CATCH_UP, [after, maxKeys + 1]);
+  const head = Number(r!.head);
+  if (head <= after) return { kind: "current" };
+  if (Number(r!.pruned) > after) return { kind: "rebuild", why: `change log pruned through ${r!.pruned}, applied ${after}` };
+  if (r!.count > maxKeys) return { kind: "rebuild", why: `more than ${maxKeys} changed rows` };
 
-    const by = new Map<string, string[]>();
-    for (const k of keys) {
-      let list = by.get(k.entity);
-      if (!list) by.set(k.entity, (list = []));
-      list.push(k.key);
-    }
-    const ids = (e: string) => by.get(e) ?? [];
-    const none = Promise.resolve([] as any[]);
-    const q = (e: string, run: (ids: string[]) => Promise<any[]>) => (ids(e).length ? run(ids(e)) : none);
-    const [users, groups, memberships, zones, gates, schedules, grants, credentials] = await Promise.all([
-      q("user", (x) => tx.unsafe(`select ${userCols} from users where id = any($1)`, [x])),
-      q("group", (x) => tx`select id, name, parent_id from groups where id = any(${x})`),
-      q("membership", (x) => tx`select user_id, array_agg(group_id) as groups from memberships
-                                where user_id = any(${x}) group by user_id`),
-      q("zone", (x) => tx`select id, name from zones where id = any(${x})`),
-      q("gate", (x) => tx`select id, name, zone_id, mode, unlock_ms from gates where id = any(${x})`),
-      q("schedule", (x) => tx`select id, name, timezone, windows from schedules where id = any(${x})`),
-      q("grant", (x) => tx`select * from grants where id = any(${x})`),
-      q("credential", (x) => tx.unsafe(`select ${credCols} from credentials c where c.id = any($1)`, [x])),
-    ]);
-    // Every named key gets an entry: a key with no row is a delete.
-    function pairs<R>(entity: string, rows: any[], map: (r: any) => R, keyOf = (r: any) => r.id as string) {
-      const found = new Map<string, R>();
-      for (const r of rows) found.set(keyOf(r), map(r));
-      return ids(entity).map((id) => [id, found.get(id) ?? null] as [string, R | null]);
-    }
-    const changes: ChangeSet = {
-      revision: head!.n,
-      users: pairs("user", users, toUser),
-      groups: pairs("group", groups, toGroup),
-      memberships: pairs("membership", memberships, (r) => r.groups as string[], (r) => r.user_id)
-        .map(([u, g]) => [u, g ?? []] as [string, string[]]),
-      zones: pairs("zone", zones, toZone),
-      gates: pairs("gate", gates, toGate),
-      schedules: pairs("schedule", schedules, toSchedule),
-      grants: pairs("grant", grants, toGrant),
-      credentials: pairs("credential", credentials, toCredential),
-    };
-    return { kind: "changes", changes, rows: keys.length };
-  }) as Promise<CatchUp>;
+  const named = new Map<string, string[]>();
+  for (const [entity, key] of r!.keys as Array<[string, string]>) {
+    let list = named.get(entity);
+    if (!list) named.set(entity, (list = []));
+    list.push(key);
+  }
+  // Every named key gets an entry: a key with no row is a delete.
+  function pairs<R>(entity: string, rows: Row[], map: (r: Row) => R): Array<[string, R | null]> {
+    const found = new Map<string, R>();
+    for (const row of rows) found.set(row[0], map(row));
+    return (named.get(entity) ?? []).map((id) => [id, found.get(id) ?? null]);
+  }
+  const changes: ChangeSet = {
+    revision: head,
+    users: pairs("user", r!.users, toUser),
+    groups: pairs("group", r!.groups, toGroup),
+    memberships: pairs("membership", r!.memberships, (m) => m[1] as string[]).map(([u, g]) => [u, g ?? []]),
+    zones: pairs("zone", r!.zones, toZone),
+    gates: pairs("gate", r!.gates, toGate),
+    schedules: pairs("schedule", r!.schedules, toSchedule),
+    grants: pairs("grant", r!.grants, toGrant),
+    credentials: pairs("credential", r!.credentials, toCredential),
+  };
+  return { kind: "changes", changes, rows: r!.count };
 }

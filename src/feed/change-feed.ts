@@ -141,7 +141,7 @@ export class ChangeFeed implements IndexHolder {
   async rebuild(): Promise<void> {
     const t0 = performance.now();
     const snapshot = await loadSnapshot(this.sql);
-    const next = PermissionIndex.fromSnapshot(snapshot);
+    const next = await PermissionIndex.build(snapshot);
     if (next.revision >= this.current.revision) this.current = next;
     this.rebuilds++;
     this.noteHead(next.revision);

@@ -71,26 +71,60 @@ export class PermissionIndex {
 
   static fromSnapshot(s: Snapshot): PermissionIndex {
     const ix = new PermissionIndex();
-    ix.revision = s.revision;
-    for (const u of s.users) ix.users.set(u.id, u);
-    for (const g of s.groups) ix.putGroup(g);
-    for (const [g, u] of s.memberships) {
-      addTo(ix.groupsOfUser, u, g);
-      addTo(ix.membersOfGroup, g, u);
-    }
-    for (const z of s.zones) ix.zones.set(z.id, z);
-    for (const g of s.gates) ix.gates.set(g.id, g);
-    for (const sc of s.schedules) ix.putSchedule(sc);
-    for (const g of s.grants) ix.putGrant(g);
-    for (const c of s.credentials) {
-      // Share the user's id string rather than keep a copy per credential.
-      const u = ix.users.get(c.userId);
-      if (u !== undefined) c.userId = u.id;
-      ix.putCredential(c);
-    }
-    for (const id of ix.groups.keys()) ix.compileClosure(id);
-    for (const id of ix.users.keys()) ix.compileUser(id);
+    for (const step of ix.buildSteps(s)) for (const _ of step()) { /* run to completion */ }
     return ix;
+  }
+
+  /**
+   * The same build, yielding to the event loop every `sliceMs`: a rebuild of a million credentials
+   * takes seconds, and the index in force must keep answering verifies meanwhile.
+   */
+  static async build(s: Snapshot, sliceMs = 4): Promise<PermissionIndex> {
+    const ix = new PermissionIndex();
+    let t0 = performance.now();
+    for (const step of ix.buildSteps(s)) {
+      for (const _ of step()) {
+        if (performance.now() - t0 > sliceMs) {
+          await new Promise((r) => setImmediate(r));
+          t0 = performance.now();
+        }
+      }
+    }
+    return ix;
+  }
+
+  /** Build phases; each yields every few thousand items so the caller may pause between. */
+  private buildSteps(s: Snapshot): Array<() => Generator<void>> {
+    const CHUNK = 2048;
+    const each = <T>(items: Iterable<T>, f: (x: T) => void) => function* () {
+      let n = 0;
+      for (const x of items) {
+        f(x);
+        if (++n % CHUNK === 0) yield;
+      }
+      yield; // and between phases
+    };
+    this.revision = s.revision;
+    return [
+      each(s.users, (u) => this.users.set(u.id, u)),
+      each(s.groups, (g) => this.putGroup(g)),
+      each(s.memberships, ([g, u]) => {
+        addTo(this.groupsOfUser, u, g);
+        addTo(this.membersOfGroup, g, u);
+      }),
+      each(s.zones, (z) => this.zones.set(z.id, z)),
+      each(s.gates, (g) => this.gates.set(g.id, g)),
+      each(s.schedules, (sc) => this.putSchedule(sc)),
+      each(s.grants, (g) => this.putGrant(g)),
+      each(s.credentials, (c) => {
+        // Share the user's id string rather than keep a copy per credential.
+        const u = this.users.get(c.userId);
+        if (u !== undefined) c.userId = u.id;
+        this.putCredential(c);
+      }),
+      () => each(this.groups.keys(), (id) => void this.compileClosure(id))(),
+      () => each(this.users.keys(), (id) => this.compileUser(id))(),
+    ];
   }
 
   /** Applies the state of every changed row, then recompiles only the users it touches. */

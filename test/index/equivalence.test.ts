@@ -83,3 +83,28 @@ describe("incremental updates are equivalent to a rebuild", () => {
     }
   });
 });
+
+describe("the yielding build", () => {
+  test("PermissionIndex.build() decides exactly like fromSnapshot(), and lets the event loop run", async () => {
+    const r = prng(4242);
+    const m = new Model(r);
+    m.seed();
+    for (let i = 0; i < 40; i++) m.randomOp();
+    const snap = m.snapshot(7);
+    let ticks = 0;
+    let done = false;
+    const tick = () => {
+      ticks++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const built = await PermissionIndex.build(m.snapshot(7), 0);
+    done = true;
+    const ref = PermissionIndex.fromSnapshot(snap);
+    expect(built.revision).toBe(7);
+    expect(ticks).toBeGreaterThan(0);
+    for (const u of m.users.keys()) expect(built.grantIdsFor(u)).toEqual(ref.grantIdsFor(u));
+    const at = m.instant();
+    for (const h of m.everHashes) for (const g of m.everGates) expect(built.decide(h, g, at)).toEqual(ref.decide(h, g, at));
+  });
+});
