@@ -22,6 +22,12 @@ export interface Config {
   rateLimitToken: RateLimit | null;
   rateLimitLogin: RateLimit | null;
   rateLimitMode: "local" | "synced" | "exact";
+  /** synced mode: how often local counts are pushed to Redis and cluster totals adopted. */
+  rateLimitSyncMs: number;
+  /** Prefix of every rate-limit key in Redis (several deployments can share one Redis). */
+  rateLimitPrefix: string;
+  /** Timeout of one Redis call on the decision path (exact mode); synced mode's syncs get at least 1 s. */
+  rateLimitRedisTimeoutMs: number;
   sessionTtlMs: number;
   changeLogRetentionMs: number;
   eventRetentionDays: number;
@@ -30,6 +36,9 @@ export interface Config {
   eventSpillDir: string;
   eventSpillMaxBytes: number;
   openwayCompatPort: number | null;
+  /** HMAC key for the tokens the openway_access compatibility API derives (src/compat/token-key.ts);
+   *  null: generated once into DATA_DIR. */
+  compatTokenKey: string | null;
   demoData: boolean;
   /** Behind a reverse proxy: take the client address from the first X-Forwarded-For entry. */
   trustProxy: boolean;
@@ -113,11 +122,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } else if (mode !== "local" && !redisUrl) {
     problems.push(`RATE_LIMIT_MODE=${mode} needs REDIS_URL`);
   }
+  const rlPrefix = env.RATE_LIMIT_PREFIX ?? "pcl:rl:";
+  if (!/^[\x21-\x7e]{1,64}$/.test(rlPrefix)) {
+    problems.push(`RATE_LIMIT_PREFIX=${JSON.stringify(rlPrefix)}: expected 1 to 64 printable characters without spaces`);
+  }
   const bootstrap = env.ADMIN_BOOTSTRAP_TOKEN || null;
   if (bootstrap !== null && (bootstrap.length < 16 || bootstrap.length > 512)) {
     problems.push("ADMIN_BOOTSTRAP_TOKEN: must be 16 to 512 characters");
   }
   const compat = env.OPENWAY_COMPAT_PORT ? int("OPENWAY_COMPAT_PORT", 0, 1, 65535) : null;
+  const compatTokenKey = env.COMPAT_TOKEN_KEY || null;
+  if (compatTokenKey !== null && (compatTokenKey.length < 32 || compatTokenKey.length > 1024)) {
+    problems.push("COMPAT_TOKEN_KEY: must be 32 to 1024 characters (e.g. openssl rand -hex 32)");
+  }
 
   const config: Config = {
     port: int("PORT", 3000, 0, 65535),
@@ -133,6 +150,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitToken: limit("RATE_LIMIT_TOKEN", "off"),
     rateLimitLogin: limit("RATE_LIMIT_LOGIN", "10/5m"),
     rateLimitMode: mode as Config["rateLimitMode"],
+    rateLimitSyncMs: int("RATE_LIMIT_SYNC_MS", 100, 10, 60_000),
+    rateLimitPrefix: rlPrefix,
+    rateLimitRedisTimeoutMs: int("RATE_LIMIT_REDIS_TIMEOUT_MS", 50, 1, 10_000),
     sessionTtlMs: duration("SESSION_TTL", "12h"),
     changeLogRetentionMs: duration("CHANGE_LOG_RETENTION", "7d"),
     eventRetentionDays: int("EVENT_RETENTION_DAYS", 90, 1, 36500),
@@ -141,10 +161,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventSpillDir: env.EVENT_SPILL_DIR || `${env.DATA_DIR || "./.data"}/spill`,
     eventSpillMaxBytes: int("EVENT_SPILL_MAX_MB", 1024, 1, 1_000_000) * 1024 * 1024,
     openwayCompatPort: compat,
+    compatTokenKey,
     httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",
     trustProxy: env.TRUST_PROXY === "1" || env.TRUST_PROXY === "true",
     demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
   };
+  if (config.rateLimitMode === "synced") {
+    // A sync interval as long as a window would leave every window to purely local decisions.
+    for (const [name, l] of [["RATE_LIMIT_GATE", config.rateLimitGate], ["RATE_LIMIT_TOKEN", config.rateLimitToken]] as const) {
+      if (l && l.windowMs < 2 * config.rateLimitSyncMs) {
+        problems.push(`${name}: its window must be at least twice RATE_LIMIT_SYNC_MS (${config.rateLimitSyncMs} ms) in synced mode`);
+      }
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -6,14 +6,19 @@ import { scheduleMaintenance } from "./db/maintenance";
 import { migrate } from "./db/migrate";
 import { EventWriter } from "./events/event-writer";
 import { ChangeFeed } from "./feed/change-feed";
+import { startCompat, type CompatListener } from "./compat/app";
 import { createApp } from "./http/app";
 import type { Deps } from "./http/deps";
 import { log } from "./log";
-import { localLoginThrottle } from "./ratelimit/login-throttle";
+import { createLimiters } from "./ratelimit/limiter";
+import { createLoginThrottle } from "./ratelimit/login-throttle";
+import { RedisLink } from "./ratelimit/redis";
 
 export interface Service {
   deps: Deps;
   app: ReturnType<typeof createApp>;
+  /** The openway_access compatibility listener (OPENWAY_COMPAT_PORT), null when off. */
+  compat: CompatListener | null;
   /** Stop accepting, finish in-flight requests, flush events, close connections. */
   stop(): Promise<void>;
 }
@@ -42,22 +47,41 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   });
   events.start();
   const stopMaintenance = opts.maintenance === false ? () => {} : scheduleMaintenance(sql, config.eventRetentionDays, config.changeLogRetentionMs);
-  const loginThrottle = localLoginThrottle(config.rateLimitLogin);
-  const deps: Deps = { config, sql, feed, events, loginThrottle };
+  // Rate limits: Redis only in synced/exact mode with a limit on. The start waits a moment for the
+  // connection (so a healthy start does not begin in fallback) but never fails for want of it.
+  const anyLimit = config.rateLimitGate !== null || config.rateLimitToken !== null || config.rateLimitLogin !== null;
+  const redis = config.rateLimitMode !== "local" && config.redisUrl && anyLimit ? RedisLink.fromConfig(config) : null;
+  if (redis && !(await redis.ready(2000))) log.warn("rate limits: Redis not reachable at start; deciding locally until it is", { mode: config.rateLimitMode });
+  const limits = createLimiters(config, redis);
+  const loginThrottle = createLoginThrottle(limits.login);
+  const deps: Deps = { config, sql, feed, events, loginThrottle, limits };
   const app = createApp(deps);
   if (opts.listen) {
-    app.listen({ port: config.port, hostname: config.host, reusePort: opts.reusePort ?? false });
+    // idleTimeout (s): a client that stalls mid-request (slowloris) or keeps an idle connection is
+    // dropped after it; above the admin event stream's 15 s keepalive. (Bun itself drops a socket
+    // that never completes its request headers after ~10 s, whatever this says.)
+    app.listen({ port: config.port, hostname: config.host, reusePort: opts.reusePort ?? false, idleTimeout: 20 });
     log.info("listening", { url: `http://${config.host}:${app.server!.port}`, revision: feed.revision });
   }
+  let compat: CompatListener | null = null;
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       stopMaintenance();
-      await app.server?.stop(false); // stop accepting; in-flight requests finish
+      await Promise.all([app.server?.stop(false), compat?.stop()]); // stop accepting; in-flight requests finish
       await events.stop();
       await feed.stop();
-      loginThrottle.stop();
+      await limits.stop(); // the last admits go to Redis; stops the login limiter too
       await sql.end({ timeout: 5 });
     })());
-  return { deps, app, stop };
+  // The openway_access compatibility API (src/compat/) on its own port, when configured.
+  if (config.openwayCompatPort !== null) {
+    try {
+      compat = startCompat(deps, opts.reusePort ?? false);
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  }
+  return { deps, app, compat, stop };
 }

@@ -21,6 +21,8 @@ export interface Collection {
   toRow(tx: Tx, input: Input, existing: Row | null): Promise<Row>;
   /** Query parameters that filter the list, → column. */
   filters?: Record<string, string>;
+  /** Columns that `?q=` matches by case-insensitive prefix (any of them). */
+  search?: string[];
 }
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -46,6 +48,7 @@ export const users: Collection = {
   entity: "user",
   table: "users",
   filters: { username: "username" },
+  search: ["username", "display_name", "email"],
   toJson: (r) => ({
     id: r.id, username: r.username, email: r.email, display_name: r.display_name, active: r.active,
     valid_from: iso(r.valid_from), valid_until: iso(r.valid_until), ...stamps(r),
@@ -65,6 +68,7 @@ export const groups: Collection = {
   entity: "group",
   table: "groups",
   filters: { parent_id: "parent_id", name: "name" },
+  search: ["name"],
   toJson: (r) => ({ id: r.id, name: r.name, parent_id: r.parent_id, ...stamps(r) }),
   async toRow(tx, input, existing) {
     const row = pick(input, ["name", "parent_id"]);
@@ -89,6 +93,7 @@ export const zones: Collection = {
   entity: "zone",
   table: "zones",
   filters: { name: "name" },
+  search: ["name"],
   toJson: (r) => ({ id: r.id, name: r.name, ...stamps(r) }),
   toRow: async (_tx, input) => pick(input, ["name"]),
 };
@@ -98,6 +103,7 @@ export const gates: Collection = {
   entity: "gate",
   table: "gates",
   filters: { zone_id: "zone_id", mode: "mode" },
+  search: ["id", "name"],
   toJson: (r) => ({ id: r.id, name: r.name, zone_id: r.zone_id, mode: r.mode, unlock_ms: r.unlock_ms, ...stamps(r) }),
   toRow: async (_tx, input, existing) => pick(input, existing ? ["name", "zone_id", "mode", "unlock_ms"] : ["id", "name", "zone_id", "mode", "unlock_ms"]),
 };
@@ -106,6 +112,7 @@ export const schedules: Collection = {
   name: "schedules",
   entity: "schedule",
   table: "schedules",
+  search: ["name"],
   toJson: (r) => ({ id: r.id, name: r.name, timezone: r.timezone, windows: r.windows, ...stamps(r) }),
   async toRow(tx, input) {
     const row = pick(input, ["name", "timezone"]);

@@ -29,6 +29,13 @@ export async function list(
     const v = query[param];
     if (v !== undefined && v !== "") conds.push(sql`${sql(column)} = ${v}`);
   }
+  const q = query.q;
+  if (q !== undefined && q !== "" && c.search) {
+    if (q.length > 150) throw invalid("q", "at most 150 characters");
+    // Prefix match, case-insensitive; starts_with needs no LIKE escaping. Keyset order stays by id.
+    const prefix = q.toLowerCase();
+    conds.push(sql`(${c.search.map((col) => sql`starts_with(lower(${sql(col)}), ${prefix})`).reduce((a, b) => sql`${a} or ${b}`)})`);
+  }
   const where = conds.reduce((a, b) => sql`${a} and ${b}`);
   try {
     const rows = await sql`select * from ${sql(c.table)} where ${where} order by id limit ${limit + 1}`;

@@ -2,26 +2,15 @@
 import type { Sql } from "../db/client";
 import { ApiError, notFound } from "../errors";
 import { hashSecret, newSecret } from "../tokens";
+import { verifyPassword } from "./passwords";
 import { mapDbError, write } from "./tx";
 import type { LoginThrottle } from "../ratelimit/login-throttle";
 
-// A real argon2id hash of a random password: unknown users are checked against it so that a
-// login for a missing user costs exactly what a wrong password costs.
-const DUMMY_HASH = await Bun.password.hash(newSecret(), "argon2id");
-
 const badLogin = () => new ApiError("unauthorized", "invalid username or password");
 
-/** Checks a password against a stored hash (argon2id/bcrypt via Bun.password). */
+/** Checks a password against a stored hash: argon2id/bcrypt and Django's formats (passwords.ts). */
 export async function checkPassword(password: string, stored: string | null): Promise<boolean> {
-  if (!stored) {
-    await Bun.password.verify(password, DUMMY_HASH).catch(() => false);
-    return false;
-  }
-  try {
-    return await Bun.password.verify(password, stored);
-  } catch {
-    return false;
-  }
+  return (await verifyPassword(password, stored)).ok;
 }
 
 export interface Session {
@@ -33,32 +22,47 @@ export interface Session {
 
 export async function login(
   sql: Sql, throttle: LoginThrottle, ttlMs: number, username: string, password: string, source: string,
+  scope: "user" | "admin" = "user",
 ): Promise<Session> {
-  throttle.check(username, source);
+  // Counts the attempt as a failure up front (see login-throttle.ts); given back on success.
+  const countedAt = await throttle.check(username, source);
   let user;
   try {
     [user] = await sql`select id, password_hash, active, valid_from, valid_until from users where username = ${username}`;
   } catch (e) {
+    await throttle.cancelled(username, source, countedAt);
     throw mapDbError(e);
   }
-  const ok = await checkPassword(password, user?.password_hash ?? null);
+  const check = await verifyPassword(password, user?.password_hash ?? null);
+  const ok = check.ok;
   const now = Date.now();
   const usable = ok && user!.active && !(user!.valid_from && user!.valid_from.getTime() > now)
     && !(user!.valid_until && user!.valid_until.getTime() <= now);
   if (!usable) {
-    throttle.failed(username, source);
+    await throttle.failed(username, source);
     throw badLogin();
   }
-  throttle.succeeded(username);
+  await throttle.succeeded(username, source, countedAt);
+  const scopes = scope === "admin" ? ["admin", "user"] : ["user"];
   const token = newSecret();
   const expiresAt = new Date(now + ttlMs);
+  // A Django (imported) or bcrypt hash that just matched becomes argon2id, hashed before the transaction.
+  const rehash = check.needsRehash ? await Bun.password.hash(password, "argon2id") : null;
   const w = await write(sql, { credentialId: null }, async (tx, audit) => {
+    if (rehash) await tx`update users set password_hash = ${rehash}, updated_at = now() where id = ${user!.id} and password_hash = ${user!.password_hash}`;
+    // An admin session only for a user who holds a live admin credential that is not itself a
+    // session: a login session never keeps admin rights alive after the real credential is revoked.
+    if (scope === "admin") {
+      const [held] = await tx`select 1 from credentials where user_id = ${user!.id} and 'admin' = any(scopes) and kind <> 'session'
+        and revoked_at is null and (expires_at is null or expires_at > now()) and (valid_from is null or valid_from <= now()) limit 1`;
+      if (!held) throw new ApiError("forbidden", "this user holds no active admin credential", { field: "scope" });
+    }
     const [c] = await tx`insert into credentials (user_id, kind, label, scopes, secret_hash, expires_at)
-      values (${user!.id}, 'session', 'login', ${["user"]}, ${hashSecret(token)}, ${expiresAt}) returning id`;
-    audit({ action: "login", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: user!.id, kind: "session", expires_at: expiresAt.toISOString() } });
+      values (${user!.id}, 'session', ${scope === "admin" ? "admin login" : "login"}, ${scopes}, ${hashSecret(token)}, ${expiresAt}) returning id`;
+    audit({ action: "login", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: user!.id, kind: "session", scopes, expires_at: expiresAt.toISOString() } });
     return c!.id as string;
   });
-  return { token, token_id: w.value, expires_at: expiresAt.toISOString(), scopes: ["user"] };
+  return { token, token_id: w.value, expires_at: expiresAt.toISOString(), scopes };
 }
 
 /** Revokes the caller's own credential (logout). */

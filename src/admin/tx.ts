@@ -119,6 +119,7 @@ export function mapDbError(e: any): unknown {
     case "22P02":
     case "22003":
     case "22001":
+    case "22021": // a NUL byte (\u0000 in JSON, %00 in a path) that Postgres text cannot hold
       return invalid(field, e.message ?? "invalid value");
     case "40P01":
     case "40001":

@@ -14,7 +14,11 @@ const USAGE = `usage: bun run cli <command>
                                            create an admin credential (user created if missing); prints its secret once
   revoke <credential-id>                   revoke a credential
   import <file.json>                       bulk upsert (the JSON body of POST /api/v1/admin/import)
-  import --collection <name> <file.csv>    bulk upsert one collection from CSV`;
+  import --collection <name> <file.csv>    bulk upsert one collection from CSV
+  import-openway <postgres-url> [--events] move an openway_access (Django) database in, one transaction,
+                                           idempotent; --events also copies access_accessevent
+  consistency [--sample N]                 compare decisions from SQL with an index built from a snapshot
+                                           (every pair, or N random ones); exit 1 on any mismatch`;
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -94,6 +98,21 @@ async function main(argv: string[]): Promise<number> {
         const file = args[0];
         if (!file) break;
         return await importCommand(sql, file, collection, readFileSync(file, "utf8"));
+      }
+      case "import-openway": {
+        const { importOpenwayCommand } = await import("../compat/import-openway");
+        const events = args.includes("--events");
+        const url = args.find((a) => !a.startsWith("--"));
+        if (!url) break;
+        return await importOpenwayCommand(sql, url, { events, retentionDays: loadConfig().eventRetentionDays });
+      }
+      case "consistency": {
+        const { checkConsistency, snapshotSource } = await import("../admin/consistency");
+        const sample = flag(args, "--sample");
+        if (sample !== undefined && !/^\d+$/.test(sample)) break;
+        const report = await checkConsistency(sql, snapshotSource(sql), { sample: sample === undefined ? 0 : Number(sample) });
+        console.log(JSON.stringify(report, null, 2));
+        return report.consistent ? 0 : 1;
       }
     }
     console.error(USAGE);

@@ -4,10 +4,13 @@ import { ApiError, STATUS } from "../errors";
 import { log } from "../log";
 import { bindMetrics } from "../metrics";
 import { adminCollectionRoutes } from "./admin/collections";
+import { adminConsistencyRoutes } from "./admin/consistency";
 import { adminImportRoutes } from "./admin/import";
 import { adminInsightRoutes } from "./admin/insight";
 import { adminStreamRoutes } from "./admin/stream";
 import { authRoutes } from "./auth-routes";
+import { bodyGuard } from "./body-guard";
+import { consoleRoutes } from "./console";
 import { deviceRoutes } from "./devices";
 import type { Deps } from "./deps";
 import { docs } from "./docs";
@@ -49,6 +52,7 @@ export function createApp(deps: Deps) {
       set.status = STATUS[e.code];
       return e.body();
     })
+    .use(bodyGuard())
     .use(docs())
     .use(opsRoutes(deps))
     .use(verifyRoutes(deps))
@@ -57,7 +61,9 @@ export function createApp(deps: Deps) {
     .use(adminInsightRoutes(deps))
     .use(adminCollectionRoutes(deps))
     .use(adminImportRoutes(deps))
-    .use(adminStreamRoutes(deps));
+    .use(adminConsistencyRoutes(deps))
+    .use(adminStreamRoutes(deps))
+    .use(consoleRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

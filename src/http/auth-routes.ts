@@ -18,16 +18,25 @@ export function authRoutes(deps: Deps) {
   const { sql, config, loginThrottle } = deps;
   return new Elysia({ name: "auth-routes", prefix: "/api/v1/auth", detail: { tags: ["auth"] } })
     .post("/token", async ({ body, set, server, request }) => {
-      const session = await login(sql, loginThrottle, config.sessionTtlMs, body.username, body.password, sourceAddress(server, request, config.trustProxy));
+      const session = await login(sql, loginThrottle, config.sessionTtlMs, body.username, body.password, sourceAddress(server, request, config.trustProxy), body.scope);
       set.status = 201;
       return session;
     }, {
-      body: t.Object({ username: t.String({ minLength: 1, maxLength: 150 }), password: t.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+      body: t.Object({
+        username: t.String({ minLength: 1, maxLength: 150 }),
+        password: t.String({ minLength: 1, maxLength: 1024 }),
+        scope: t.Optional(t.Union([t.Literal("user"), t.Literal("admin")], {
+          description: "`user` (default) or `admin`: an admin session (scopes `[\"admin\", \"user\"]`), only for a user holding an active, non-session credential with the admin scope (else 403)",
+        })),
+      }, { additionalProperties: false }),
       response: {
         201: t.Object({ token: t.String(), token_id: t.String(), expires_at: t.String(), scopes: t.Array(t.String()) }),
-        400: ErrorBody, 401: ErrorBody, 429: ErrorBody,
+        400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody,
       },
-      detail: { summary: "Log in: a session token with the user scope (same 401 for unknown user and wrong password)" },
+      detail: {
+        summary: "Log in: a session token with the user scope (same 401 for unknown user and wrong password)",
+        description: "With `\"scope\": \"admin\"` (the admin console's sign-in) the session also carries the admin scope, provided the user holds an active admin credential that is not itself a session (an API token made by `bun run cli create-admin`, say); otherwise 403 `forbidden` with `details.field = \"scope\"`. Revoking that credential stops new admin sessions; sessions already issued live until they expire or are revoked.",
+      },
     })
     .delete("/token", async ({ headers, set }) => {
       const caller = await authenticate(sql, headers.authorization, null);

@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import type { Sql } from "../db/client";
 import type { EventWriter } from "../events/event-writer";
 import type { ChangeFeed } from "../feed/change-feed";
+import type { RateLimits } from "../ratelimit/limiter";
 import type { LoginThrottle } from "../ratelimit/login-throttle";
 
 /** What the HTTP layer is built from; main.ts (and tests) assemble it. */
@@ -11,4 +12,6 @@ export interface Deps {
   feed: ChangeFeed;
   events: EventWriter;
   loginThrottle: LoginThrottle;
+  /** Verify (gate, token) and login limiters, and their Redis state. */
+  limits: RateLimits;
 }

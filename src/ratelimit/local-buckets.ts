@@ -1,6 +1,8 @@
 // In-process token buckets: `count` tokens per `windowMs`, refilled continuously. A bucket that
 // has refilled completely is indistinguishable from a new one, so idle keys are swept away and
-// memory stays bounded by the keys active within one window.
+// memory stays bounded by the keys active within one window — and by `maxKeys` under a flood of
+// distinct keys (random unknown tokens, made-up gate ids): past it the oldest key is forgotten,
+// which resets that key's limit (fails open for it) rather than growing without bound.
 import type { RateLimit } from "../config";
 
 export interface LimitResult {
@@ -18,12 +20,17 @@ interface Bucket {
   at: number;
 }
 
+/** Default bound on keys held at once (≈ 150 bytes each). */
+export const MAX_KEYS = 500_000;
+
 export class LocalBuckets {
   private readonly buckets = new Map<string, Bucket>();
   private readonly perMs: number;
   private sweeper: ReturnType<typeof setInterval> | null = null;
+  /** Keys forgotten because `maxKeys` was reached. */
+  evicted = 0;
 
-  constructor(readonly limit: RateLimit) {
+  constructor(readonly limit: RateLimit, private readonly maxKeys = MAX_KEYS) {
     this.perMs = limit.count / limit.windowMs;
     this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(limit.windowMs, 60_000)));
     this.sweeper.unref?.();
@@ -41,6 +48,12 @@ export class LocalBuckets {
   peek(key: string, now = Date.now(), cost = 1): LimitResult {
     const b = this.refill(key, now);
     return this.result(b, b.tokens >= cost, cost);
+  }
+
+  /** Gives back `cost` tokens taken earlier (never above the limit). */
+  refund(key: string, now = Date.now(), cost = 1): void {
+    const b = this.refill(key, now);
+    b.tokens = Math.min(this.limit.count, b.tokens + cost);
   }
 
   /** Forget a key (e.g. failures after a successful login). */
@@ -65,6 +78,10 @@ export class LocalBuckets {
   private refill(key: string, now: number): Bucket {
     let b = this.buckets.get(key);
     if (b === undefined) {
+      if (this.buckets.size >= this.maxKeys) {
+        this.buckets.delete(this.buckets.keys().next().value!);
+        this.evicted++;
+      }
       b = { tokens: this.limit.count, at: now };
       this.buckets.set(key, b);
       return b;

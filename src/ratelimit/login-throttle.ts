@@ -1,39 +1,71 @@
-// Password guessing: more than RATE_LIMIT_LOGIN failures per username or per source address
-// within the window answer 429 until the budget refills. Keys are usernames and addresses, never
-// a secret. In-process buckets here; shared limits plug in behind the same three calls.
+// Password guessing: more than RATE_LIMIT_LOGIN failures per username (lowercased) or per source
+// address within the window answer 429 until the budget is back. Keys are usernames and
+// addresses, never a secret. The counts live in a Limiter (limiter.ts): in-process token buckets
+// in local mode, shared through Redis otherwise (one atomic call per attempt, local fallback).
+//
+// Every attempt is counted as a failure *before* the password is checked, and given back when it
+// succeeds: a check-then-count throttle lets any number of concurrent guesses through (they all
+// pass the check during the ~100 ms argon2 verification), on one instance and all the more so
+// across several.
 import type { RateLimit } from "../config";
 import { ApiError } from "../errors";
-import { LocalBuckets } from "./local-buckets";
+import { rateLimited } from "../metrics";
+import { LocalLimiter, type Limiter, type LimitResult } from "./limiter";
 
 export interface LoginThrottle {
-  /** Throws 429 when either key has no failures left. */
-  check(username: string, source: string): void;
-  failed(username: string, source: string): void;
-  succeeded(username: string): void;
+  /**
+   * Counts this attempt against both keys; throws 429 when either has no attempts left. Answers
+   * when it was counted, for succeeded()/cancelled() to give it back in the same window.
+   */
+  check(username: string, source: string): Promise<number>;
+  /** The attempt failed (it was already counted by check). */
+  failed(username: string, source: string): Promise<void>;
+  /** The attempt succeeded: the username's failures are forgotten, the address's attempt given back. */
+  succeeded(username: string, source?: string, countedAt?: number): Promise<void>;
+  /** The attempt could not be judged (database unreachable): both keys get it back. */
+  cancelled(username: string, source: string, countedAt: number): Promise<void>;
   stop(): void;
 }
 
-export function localLoginThrottle(limit: RateLimit | null): LoginThrottle {
-  if (limit === null) return { check() {}, failed() {}, succeeded() {}, stop() {} };
-  const buckets = new LocalBuckets(limit);
+const userKey = (username: string) => `u:${username.toLowerCase()}`;
+const addrKey = (source: string) => `a:${source}`;
+const byUsername = rateLimited.labels("login_username");
+const byAddress = rateLimited.labels("login_address");
+
+const refused = (r: LimitResult) =>
+  new ApiError("rate_limited", "too many failed logins; try again later", { retry_after_s: r.retryAfterS }, r.retryAfterS);
+
+export function createLoginThrottle(limiter: Limiter | null): LoginThrottle {
+  const none = async () => {};
+  if (limiter === null) return { check: async () => Date.now(), failed: none, succeeded: none, cancelled: none, stop() {} };
   return {
-    check(username, source) {
+    async check(username, source) {
       const now = Date.now();
-      for (const key of [`u:${username.toLowerCase()}`, `a:${source}`]) {
-        const r = buckets.peek(key, now);
-        if (!r.allowed) {
-          throw new ApiError("rate_limited", "too many failed logins; try again later", { retry_after_s: r.retryAfterS }, r.retryAfterS);
-        }
+      const u = await limiter.take(userKey(username), now);
+      if (!u.allowed) {
+        byUsername.inc();
+        throw refused(u);
       }
+      const a = await limiter.take(addrKey(source), now);
+      if (!a.allowed) {
+        await limiter.refund(userKey(username), now);
+        byAddress.inc();
+        throw refused(a);
+      }
+      return now;
     },
-    failed(username, source) {
-      const now = Date.now();
-      buckets.take(`u:${username.toLowerCase()}`, now);
-      buckets.take(`a:${source}`, now);
+    async failed() {},
+    async succeeded(username, source, countedAt = Date.now()) {
+      await Promise.all([limiter.reset(userKey(username), Date.now()), source === undefined ? null : limiter.refund(addrKey(source), countedAt)]);
     },
-    succeeded(username) {
-      buckets.reset(`u:${username.toLowerCase()}`);
+    async cancelled(username, source, countedAt) {
+      await Promise.all([limiter.refund(userKey(username), countedAt), limiter.refund(addrKey(source), countedAt)]);
     },
-    stop: () => buckets.stop(),
+    stop: () => limiter.stop(),
   };
+}
+
+/** In-process throttle (local mode). */
+export function localLoginThrottle(limit: RateLimit | null): LoginThrottle {
+  return createLoginThrottle(limit === null ? null : new LocalLimiter("login", limit));
 }
