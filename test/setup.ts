@@ -61,8 +61,12 @@ export interface Res {
   headers: Headers;
 }
 
-/** A fresh database with the service running on it (in-process, through app.handle). */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+/**
+ * A fresh database with the service running on it. By default requests go in-process through
+ * app.handle (the whole Elysia stack); with `http` the service listens on a port and requests go
+ * over real HTTP — which also exercises routes Bun serves natively (the verify fast path).
+ */
+export async function startTestService(env: Record<string, string> = {}, opts: { http?: boolean } = {}): Promise<TestService> {
   const db = await createTestDb();
   const adminToken = newSecret();
   const userToken = newSecret();
@@ -73,7 +77,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       (${admin!.id}, 'api', ${["admin"]}, ${hashSecret(adminToken)}),
       (${user!.id}, 'session', ${["user"]}, ${hashSecret(userToken)})`;
   });
-  const service = await startService(testConfig(env), { databaseUrl: db.url });
+  const service = await startService(testConfig(opts.http ? { HOST: "127.0.0.1", ...env } : env), { databaseUrl: db.url, listen: opts.http });
+  const base = opts.http ? `http://127.0.0.1:${service.app.server!.port}` : "http://localhost";
   const call: TestService["call"] = async (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     const token = init.token === undefined ? adminToken : init.token;
@@ -83,7 +88,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       body = JSON.stringify(init.body);
       headers["content-type"] ??= "application/json";
     }
-    const res = await service.app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+    const req = new Request(`${base}${path}`, { method, headers, body });
+    const res = opts.http ? await fetch(req) : await service.app.handle(req);
     const text = await res.text();
     let parsed: any = text;
     try {
