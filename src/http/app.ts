@@ -16,7 +16,8 @@ import type { Deps } from "./deps";
 import { docs } from "./docs";
 import { observe } from "./observe";
 import { opsRoutes } from "./ops";
-import { verifyRoutes } from "./verify";
+import { createVerifier, verifyRoutes } from "./verify";
+import { nativeVerify } from "./verify-native";
 
 /** Elysia's validation error → our body, naming the first failing field. */
 function validationError(error: any): ApiError {
@@ -29,8 +30,11 @@ function validationError(error: any): ApiError {
 
 export function createApp(deps: Deps) {
   bindMetrics(deps);
-  return new Elysia({
-    serve: { maxRequestBodySize: 64 * 1024 * 1024 },
+  const verifier = createVerifier(deps);
+  // The hot route, served natively by Bun when listening; it falls back to the Elysia route below.
+  const native = nativeVerify(deps, verifier, (req) => app.fetch(req));
+  const app = new Elysia({
+    serve: { maxRequestBodySize: 64 * 1024 * 1024, routes: { "/api/v1/access/verify": { POST: native } } } as any,
     // Reject unknown fields (a typo like "gateid" must not pass silently) instead of stripping them.
     normalize: false,
   })
@@ -55,7 +59,7 @@ export function createApp(deps: Deps) {
     .use(bodyGuard())
     .use(docs())
     .use(opsRoutes(deps))
-    .use(verifyRoutes(deps))
+    .use(verifyRoutes(deps, verifier))
     .use(authRoutes(deps))
     .use(deviceRoutes(deps))
     .use(adminInsightRoutes(deps))
@@ -64,6 +68,7 @@ export function createApp(deps: Deps) {
     .use(adminConsistencyRoutes(deps))
     .use(adminStreamRoutes(deps))
     .use(consoleRoutes(deps));
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

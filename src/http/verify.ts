@@ -32,29 +32,44 @@ export function answer(d: Decision, gateId: string, revision: number): VerifyAns
 type LimitedBody = { error: { code: string; message: string; details: Record<string, unknown> } };
 
 /** A verify refused by a rate limit: its answer (reason rate_limited) and what to tell the client. */
-class Limited {
+export class Limited {
   constructor(readonly answer: VerifyAnswerJson, readonly limiter: Limiter, readonly result: LimitResult) {}
 
-  /** 429 with Retry-After and the RateLimit-* fields of the limit that refused. */
-  respond(set: { status?: unknown; headers: Record<string, unknown> }): LimitedBody {
+  /** Retry-After and the RateLimit-* fields of the limit that refused. */
+  headers(): Record<string, string> {
     const { limit } = this.limiter;
     const r = this.result;
-    set.status = 429;
-    set.headers["retry-after"] = String(r.retryAfterS);
-    set.headers["ratelimit-limit"] = String(limit.count);
-    set.headers["ratelimit-remaining"] = String(r.remaining);
-    set.headers["ratelimit-reset"] = String(r.resetS);
-    set.headers["ratelimit-policy"] = `${limit.count};w=${Math.max(1, Math.round(limit.windowMs / 1000))}`;
+    return {
+      "retry-after": String(r.retryAfterS),
+      "ratelimit-limit": String(limit.count),
+      "ratelimit-remaining": String(r.remaining),
+      "ratelimit-reset": String(r.resetS),
+      "ratelimit-policy": `${limit.count};w=${Math.max(1, Math.round(limit.windowMs / 1000))}`,
+    };
+  }
+
+  body(): LimitedBody {
+    const r = this.result;
     const a = this.answer;
     const details: Record<string, unknown> = { limit: this.limiter.name, retry_after_s: r.retryAfterS, gate_id: a.gate_id, revision: a.revision };
     if (a.user_id !== undefined) details.user_id = a.user_id;
     const what = this.limiter.name === "gate" ? "this gate" : "this credential";
     return { error: { code: "rate_limited", message: `rate limit of ${what} exceeded; retry after ${r.retryAfterS} s`, details } };
   }
-}
-type Outcome = VerifyAnswerJson | Limited;
 
-export function verifyRoutes(deps: Deps) {
+  /** 429 with its headers, through Elysia's `set`. */
+  respond(set: { status?: unknown; headers: Record<string, unknown> }): LimitedBody {
+    set.status = 429;
+    Object.assign(set.headers, this.headers());
+    return this.body();
+  }
+}
+export type Outcome = VerifyAnswerJson | Limited;
+
+export type Verifier = ReturnType<typeof createVerifier>;
+
+/** The verify logic, independent of the transport: used by the Elysia routes and the native route. */
+export function createVerifier(deps: Deps) {
   const { feed, events } = deps;
   const limits = deps.limits;
   const gateLimit = limits?.gate ?? null;
@@ -131,6 +146,14 @@ export function verifyRoutes(deps: Deps) {
     }
   };
 
+  /** One decision under the configured limits; synchronous unless the exact limit mode is on. */
+  const one = limited ? checkLimited : check;
+  return { check, checkLimited, one, limited, fresh, forward, inBatch, verifyOne, feed };
+}
+
+export function verifyRoutes(deps: Deps, v: Verifier = createVerifier(deps)) {
+  const { feed } = deps;
+  const { check, checkLimited, limited, fresh, forward, inBatch, verifyOne } = v;
   return new Elysia({ name: "verify", detail: { tags: ["verify"] } })
     .post(
       "/api/v1/access/verify",
