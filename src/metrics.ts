@@ -4,7 +4,7 @@
 // metrics read 0 and its heap-space collector blocks the loop for milliseconds per scrape. Process
 // and heap figures come from process.* and bun:jsc instead — only the ones that are cheap to read.
 import { memoryUsage as jscMemoryUsage } from "bun:jsc";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { Deps } from "./http/deps";
 import { REASONS } from "./index/types";
 
@@ -31,26 +31,55 @@ new Counter({
   },
 });
 
-const requestDuration = new Histogram({
-  name: "portcullis_http_request_duration_seconds",
-  help: "HTTP requests by method, route and status: count and latency (from request to response sent)",
-  labelNames: ["method", "route", "status"],
-  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  registers: [registry],
-});
-
-type Observer = { observe(v: number): void };
-const observers = new Map<string, Map<string, Observer>>();
-
-/** Records one request; children are cached so the hot path does two Map lookups, no allocation. */
-export function observeRequest(method: string, route: string, status: number, seconds: number): void {
-  let byStatus = observers.get(route);
-  if (byStatus === undefined) observers.set(route, (byStatus = new Map()));
-  const key = status === 200 ? method : method + status; // one cheap key; statuses vary little per route
-  let o = byStatus.get(key);
-  if (o === undefined) byStatus.set(key, (o = requestDuration.labels(method, route, String(status))));
-  o.observe(seconds);
+// Request latency: a histogram of our own — a Float64Array per (method, route, status) series and
+// a scan of 14 bounds per observation — handed to the registry in prom-client's histogram format.
+// prom-client's Histogram costs about 1.5 µs an observation on the verify path; this, a tenth.
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+interface Series {
+  labels: { method: string; route: string; status: string };
+  counts: Float64Array; // per bucket (not cumulative), +Inf last
+  sum: number;
 }
+const series = new Map<string, Map<string, Series>>();
+
+/** Records one request: two Map lookups and a short scan, no allocation once the series exists. */
+export function observeRequest(method: string, route: string, status: number, seconds: number): void {
+  let byKey = series.get(route);
+  if (byKey === undefined) series.set(route, (byKey = new Map()));
+  const key = status === 200 ? method : method + status;
+  let s = byKey.get(key);
+  if (s === undefined) {
+    s = { labels: { method, route, status: String(status) }, counts: new Float64Array(BUCKETS.length + 1), sum: 0 };
+    byKey.set(key, s);
+  }
+  let b = 0;
+  while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;
+  s.counts[b]!++;
+  s.sum += seconds;
+}
+
+registry.registerMetric({
+  name: "portcullis_http_request_duration_seconds",
+  help: "HTTP requests by method, route and status: count and latency (from request to response)",
+  type: "histogram",
+  get() {
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+    for (const byKey of series.values()) {
+      for (const s of byKey.values()) {
+        let cumulative = 0;
+        for (let b = 0; b < BUCKETS.length; b++) {
+          cumulative += s.counts[b]!;
+          values.push({ metricName: "portcullis_http_request_duration_seconds_bucket", labels: { ...s.labels, le: BUCKETS[b]! }, value: cumulative });
+        }
+        cumulative += s.counts[BUCKETS.length]!;
+        values.push({ metricName: "portcullis_http_request_duration_seconds_bucket", labels: { ...s.labels, le: "+Inf" }, value: cumulative });
+        values.push({ metricName: "portcullis_http_request_duration_seconds_sum", labels: s.labels, value: s.sum });
+        values.push({ metricName: "portcullis_http_request_duration_seconds_count", labels: s.labels, value: cumulative });
+      }
+    }
+    return { name: this.name, help: this.help, type: "histogram", values, aggregator: "sum" };
+  },
+} as any);
 
 export const rateLimited = new Counter({
   name: "portcullis_rate_limited_total", help: "Requests refused by a rate limit", labelNames: ["limit"], registers: [registry],
