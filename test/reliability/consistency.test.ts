@@ -94,10 +94,10 @@ describe("consistency checker", () => {
     });
     expect(r.body.revision).toBe(s.service.deps.feed.revision);
     expect(Math.abs(Date.parse(r.body.at) - Date.now())).toBeLessThan(10_000);
-    // Every reason a known credential at a known gate can get.
+    // Every reason a known credential at a known gate can get (the fixture has each, at any hour).
     const expected = REASONS.filter((x) => x !== "unknown_token" && x !== "unknown_gate");
     expect(Object.keys(r.body.by_reason).sort()).toEqual([...expected].sort());
-    for (const reason of ["granted", "denied", "outside_schedule", "no_grant"]) expect(r.body.by_reason[reason]).toBeGreaterThan(3);
+    expect(r.body.checked).toBeGreaterThan(500);
   });
 
   test("?sample=N checks N distinct random pairs", async () => {
@@ -139,6 +139,28 @@ describe("consistency checker", () => {
     const lone = (iso: string) => s.service.deps.feed.current.decide(hashSecret("secret-c_deny"), "LONE", Date.parse(iso)).reason;
     expect(["2026-03-28T01:30:00Z", "2026-03-29T00:59:00Z", "2026-03-29T01:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z", "2026-10-25T02:00:00Z"].map(lone))
       .toEqual(["granted", "outside_schedule", "outside_schedule", "granted", "granted", "outside_schedule"]);
+  });
+
+  test("validity bounds agree at microsecond precision (Postgres keeps microseconds; decisions are made at whole milliseconds)", async () => {
+    const X = Date.parse("2026-06-01T00:00:00.000Z");
+    await s.db.sql.begin(async (tx) => {
+      await tx`insert into users (id, username, valid_from) values ('u_us', 'micro', '2026-06-01T00:00:00.000250Z')`;
+      await tx`insert into grants (subject_user_id, target_gate_id, valid_until) values ('u_us', 'LONE', '2026-06-01T00:00:00.001750Z')`;
+      await tx`insert into credentials ${tx({ id: "c_us", user_id: "u_us", kind: "card", secret_hash: hashSecret("secret-c_us") })}`;
+      // A literal: a postgres.js parameter goes through a JS Date, which keeps milliseconds only.
+      await tx`insert into credentials (id, user_id, kind, secret_hash, expires_at)
+               values ('c_us_exp', 'u_ok', 'card', ${hashSecret("secret-c_us_exp")}, '2026-06-01T00:00:00.000500Z'::timestamptz)`;
+    });
+    await converged();
+    const reason = (c: string, at: number) => s.service.deps.feed.current.decide(hashSecret(`secret-${c}`), c === "c_us" ? "LONE" : "HQ_1", at).reason;
+    // X: the user is not valid yet (from X + 0.25 ms), the card not expired yet (at X + 0.5 ms).
+    // X + 1: both in force, the grant too (until X + 1.75 ms). X + 2: the grant has ended.
+    expect([X, X + 1, X + 2].map((at) => [reason("c_us", at), reason("c_us_exp", at)]))
+      .toEqual([["inactive_user", "granted"], ["granted", "expired_token"], ["no_grant", "expired_token"]]);
+    for (const at of [X - 1, X, X + 1, X + 2]) {
+      const r = await check({ now: at });
+      expect({ at, mismatches: r.mismatches }).toEqual({ at, mismatches: [] });
+    }
   });
 
   test("a corrupted index is reported pair by pair, and a rebuild clears it", async () => {

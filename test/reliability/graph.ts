@@ -104,7 +104,10 @@ export class GraphWriter {
 
   private instant(spreadHours = 72): string {
     const minutes = Math.round((this.r.int(2001) / 1000 - 1) * spreadHours * 60);
-    return new Date(this.base + minutes * 60_000 + (this.r.chance(0.2) ? this.r.int(1000) : 0)).toISOString();
+    const iso = new Date(this.base + minutes * 60_000 + (this.r.chance(0.2) ? this.r.int(1000) : 0)).toISOString();
+    // Postgres keeps microseconds: sometimes use them (both sides must agree at that precision;
+    // only the direct-SQL "validity-us" op stores them — a postgres.js parameter goes through a Date).
+    return this.r.chance(0.2) ? `${iso.slice(0, -1)}${String(1 + this.r.int(999)).padStart(3, "0")}Z` : iso;
   }
 
   private window(): { from: string | null; until: string | null } {
@@ -186,7 +189,7 @@ export class GraphWriter {
       ["schedule+", this.full("schedules") ? 0 : 1], ["schedule~", 2], ["schedule-", 0.5],
       ["grant+", this.full("grants") ? 2 : 10], ["grant~", 4], ["grant-", this.full("grants") ? 6 : 2], ["grants-flip", 1],
       ["credential+", this.full("credentials") ? 2 : 8], ["credential~", 2], ["credential-revoke", 2], ["credential-", this.full("credentials") ? 4 : 1],
-      ["import", 0.5],
+      ["import", 0.5], ["validity-us", 1],
     ];
     let total = 0;
     for (const [, w] of ops) total += w;
@@ -406,6 +409,15 @@ export class GraphWriter {
         if (!(id = this.some("credentials"))) return false;
         await crud.remove(sql, ACTOR, C.credentials, id);
         this.drop("credentials", id);
+        return true;
+      }
+      case "validity-us": {
+        // A bound with microseconds, as an operator's SQL can write (the API keeps milliseconds).
+        const w = this.window();
+        const [table, col1, col2] = r.pick([["users", "valid_from", "valid_until"], ["grants", "valid_from", "valid_until"], ["credentials", "valid_from", "expires_at"]] as const);
+        if (!(id = this.some(table))) return false;
+        await this.direct((tx) => tx`update ${tx(table)} set ${tx(col1)} = ${w.from}::text::timestamptz, ${tx(col2)} = ${w.until}::text::timestamptz,
+                                     updated_at = now() where id = ${id!}`);
         return true;
       }
       case "import": {
