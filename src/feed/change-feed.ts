@@ -20,6 +20,11 @@ export interface FeedOptions {
   heartbeatMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** A catch-up pass that takes longer is abandoned and retried (a driver that never settles must not stall the feed). */
+  catchUpTimeoutMs?: number;
+  snapshotTimeoutMs?: number;
+  /** Behind a known revision for longer than this, the node reports not ready. */
+  maxLagMs?: number;
 }
 
 interface Waiter {
@@ -49,7 +54,10 @@ export class ChangeFeed implements IndexHolder {
   private readonly opts: Required<FeedOptions>;
 
   constructor(private readonly url: string, private readonly sql: Sql, opts: FeedOptions = {}) {
-    this.opts = { heartbeatMs: 2000, backoffBaseMs: 50, backoffMaxMs: 5000, ...opts };
+    this.opts = {
+      heartbeatMs: 2000, backoffBaseMs: 50, backoffMaxMs: 5000,
+      catchUpTimeoutMs: 15_000, snapshotTimeoutMs: 300_000, maxLagMs: 10_000, ...opts,
+    };
   }
 
   get revision(): number {
@@ -61,8 +69,9 @@ export class ChangeFeed implements IndexHolder {
     return this.knownHead > this.current.revision && this.behindSince ? Date.now() - this.behindSince : 0;
   }
 
+  /** Loaded, listening, and not stuck behind a revision that exists. */
   get live(): boolean {
-    return this.loaded && this.connected;
+    return this.loaded && this.connected && this.lagMs < this.opts.maxLagMs;
   }
 
   async start(): Promise<void> {
@@ -89,7 +98,8 @@ export class ChangeFeed implements IndexHolder {
   /** Resolves true once the index has applied `revision`, false after `timeoutMs`. */
   waitFor(revision: number, timeoutMs: number): Promise<boolean> {
     if (this.current.revision >= revision) return Promise.resolve(true);
-    this.noteHead(revision);
+    // Not noteHead(revision): the number comes from a client, and a made-up one must not make this
+    // node report lag (and turn unready). Lag is measured against revisions Postgres announced.
     this.requestCatchUp(); // the caller knows of a write whose notification may not be here yet
     return new Promise((resolve) => {
       const w: Waiter = { revision, resolve, timer: setTimeout(() => {
@@ -122,7 +132,7 @@ export class ChangeFeed implements IndexHolder {
   }
 
   private async catchUpOnce(): Promise<void> {
-    const r = await loadChangesAfter(this.sql, this.current.revision);
+    const r = await withTimeout(loadChangesAfter(this.sql, this.current.revision), this.opts.catchUpTimeoutMs, "catch-up");
     if (r.kind === "rebuild") {
       log.warn("feed rebuilding from a snapshot", { why: r.why });
       await this.rebuild();
@@ -140,7 +150,7 @@ export class ChangeFeed implements IndexHolder {
   /** Builds a fresh index beside the old one and swaps it in: a verify never sees a half-built one. */
   async rebuild(): Promise<void> {
     const t0 = performance.now();
-    const snapshot = await loadSnapshot(this.sql);
+    const snapshot = await withTimeout(loadSnapshot(this.sql), this.opts.snapshotTimeoutMs, "snapshot");
     const next = await PermissionIndex.build(snapshot);
     if (next.revision >= this.current.revision) this.current = next;
     this.rebuilds++;

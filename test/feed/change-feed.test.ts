@@ -189,3 +189,25 @@ describe("change feed: devices", () => {
     expect(await head(db.sql)).toBe(before);
   });
 });
+
+describe("change feed: readiness", () => {
+  test("a node stuck behind an existing revision for longer than maxLagMs is not live", async () => {
+    const f = new ChangeFeed(db.url, db.sql, { heartbeatMs: 100, maxLagMs: 50 });
+    await f.start();
+    try {
+      expect(f.live).toBe(true);
+      // Pretend a revision far ahead exists and cannot be reached (the feed cannot catch up to it).
+      (f as any).noteHead(f.revision + 1_000_000);
+      await sleepUntil(() => !f.live, "not live", 2000);
+      expect(f.lagMs).toBeGreaterThanOrEqual(50);
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
+test("a client's made-up min_revision does not make the node report lag", async () => {
+  expect(await feed.waitFor(feed.revision + 1_000_000, 20)).toBe(false);
+  expect(feed.lagMs).toBe(0);
+  expect(feed.live).toBe(true);
+});
