@@ -42,6 +42,12 @@ export function bodyGuard() {
       if (declared !== null && +declared > MAX_BYTES && !OWN_BOUNDS.test(path)) {
         throw new ApiError("payload_too_large", `body is larger than ${MAX_BYTES} bytes`, { limit: MAX_BYTES });
       }
+      // All bodies of this API are JSON (the import also takes text/csv): a form or multipart body
+      // would otherwise be parsed by Elysia and accepted.
+      const type = request.headers.get("content-type");
+      if (type !== null && !OWN_BOUNDS.test(path) && !/^application\/json\b/i.test(type)) {
+        throw new ApiError("invalid_request", "body: expected Content-Type application/json", { field: "body" });
+      }
       return undefined; // not parsed here: the route's parser goes on
     })
     .onTransform({ as: "global" }, ({ body }) => {

@@ -90,6 +90,17 @@ describe("admin collections", () => {
     }
   });
 
+  test("bodies must be JSON: a form or multipart body is 400, and nothing is created", async () => {
+    const form = await s.call("POST", "/api/v1/admin/users", { raw: "username=formuser", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(form.status).toBe(400);
+    expect(form.body.error).toMatchObject({ code: "invalid_request", details: { field: "body" } });
+    const fd = new FormData();
+    fd.set("username", "multipartuser");
+    const res = await s.service.app.handle(new Request("http://localhost/api/v1/admin/users", { method: "POST", body: fd, headers: { authorization: `Bearer ${s.adminToken}` } }));
+    expect(res.status).toBe(400);
+    expect((await s.db.sql`select count(*)::int as n from users where username in ('formuser', 'multipartuser')`)[0]!.n).toBe(0);
+  });
+
   test("lists are cursor-paginated in creation order; limit outside 1..500 is 400", async () => {
     for (let i = 0; i < 7; i++) await post("/zones", { name: `page-${i}` });
     const seen: string[] = [];
