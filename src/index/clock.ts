@@ -28,6 +28,9 @@ function formatter(timezone: string): Intl.DateTimeFormat {
 /** True for names the runtime's tz database knows (e.g. "Europe/Berlin", "UTC"). */
 export function isValidTimezone(timezone: string): boolean {
   if (typeof timezone !== "string" || timezone.length === 0 || timezone.length > 64) return false;
+  // Intl also takes offsets ("+05:00"), which are not IANA names and which Postgres reads with
+  // the opposite sign (POSIX): refuse them.
+  if (/^[+-]|:/.test(timezone)) return false;
   try {
     formatter(timezone);
     return true;

@@ -78,6 +78,9 @@ describe("isValidTimezone", () => {
 
   test("rejects unknown names, empty, overlong and non-strings", () => {
     expect(isValidTimezone("Mars/Olympus_Mons")).toBe(false);
+    // Offsets are not IANA names (and Postgres would read their sign the other way round).
+    expect(isValidTimezone("+05:00")).toBe(false);
+    expect(isValidTimezone("-03:30")).toBe(false);
     expect(isValidTimezone("Europe/Berlinn")).toBe(false);
     expect(isValidTimezone("")).toBe(false);
     expect(isValidTimezone("Europe/" + "x".repeat(64))).toBe(false);
