@@ -9,6 +9,9 @@
 //    alternating so drift hits all alike; before each run the server's access events are flushed.
 //    Reports req/s, latency (wrk: closed loop), server CPU, req per server CPU-second, Redis CPU,
 //    and the cost of each mode against "off" (target: local and synced ≤ 5 %).
+//    1b. The same bodies through app.handle in this process, off/local/synced interleaved in
+//    small batches: the per-verify cost in µs, steady even when other load on the machine makes
+//    the wrk figures swing by more than the few per cent being measured.
 // 2. Accuracy: for exact and synced, two servers (cores 0 and 1) sharing RATE_LIMIT_GATE=200/1s
 //    through Redis, each driven by this script's own open-loop sender at 200 verifies/s on one
 //    gate for 60 s (twice the limit together), started on a window boundary. Admitted (200) is
@@ -20,6 +23,7 @@
 // Knobs (env): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_ROUNDS=3 BENCH_CONNECTIONS=50
 //   BENCH_BODIES=2000 BENCH_ACCURACY_S=60 BENCH_ACCURACY_LIMIT=200 BENCH_ACCURACY_RATE=200 (per instance)
 //   BENCH_MODES=off,local,synced,exact BENCH_SKIP_ACCURACY=0 BENCH_SKIP_THROUGHPUT=0 BENCH_SYNC_MS=100
+//   BENCH_SKIP_INPROCESS=0 BENCH_IP_ROUNDS=30 BENCH_IP_BATCH=3000
 //   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test BENCH_REDIS_URL=redis://127.0.0.1:6379,
 //   plus the graph sizes of bench/graph.ts (BENCH_USERS, BENCH_CREDENTIALS …).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -27,8 +31,10 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
+import { loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
+import { startService, type Service } from "../src/service";
 import { hashSecret } from "../src/tokens";
 import { checkSecretHashes, generateGraph, graphParamsFromEnv, sampleVerifyPairs, type VerifyPair } from "./graph";
 import { gateId, secretFor } from "./ids";
@@ -70,6 +76,9 @@ const settings = {
   modes: (process.env.BENCH_MODES || ALL_MODES.join(",")).split(",").map((m) => m.trim()) as ModeName[],
   skipAccuracy: process.env.BENCH_SKIP_ACCURACY === "1",
   skipThroughput: process.env.BENCH_SKIP_THROUGHPUT === "1",
+  skipInProcess: process.env.BENCH_SKIP_INPROCESS === "1",
+  ipRounds: int("BENCH_IP_ROUNDS", 30),
+  ipBatch: int("BENCH_IP_BATCH", 3000),
   pgUrl: process.env.BENCH_PG_URL || "postgres://postgres@127.0.0.1:5432/test",
   redisUrl: process.env.BENCH_REDIS_URL || "redis://127.0.0.1:6379",
   highLimit: "1000000/1s",
@@ -89,6 +98,7 @@ let adminSql: Sql | null = null;
 let tmp: string | null = null;
 let redis: Redis | null = null;
 let cleaning: Promise<void> | null = null;
+let inProcess: Map<string, Service> | null = null;
 const say = (s: string) => console.log(s);
 const sleep = (ms: number) => Bun.sleep(ms);
 
@@ -128,6 +138,7 @@ async function deleteRedisKeys(): Promise<void> {
 function cleanup(): Promise<void> {
   return (cleaning ??= (async () => {
     await Promise.all([...children].map((c) => stopChild(c).catch((e) => say(`  stopping pid ${c.pid}: ${e}`))));
+    if (inProcess) await Promise.all([...inProcess.values()].map((s) => s.stop().catch(() => {})));
     if (scratchDb) {
       try {
         adminSql ??= createSql(settings.pgUrl, { max: 1 });
@@ -566,6 +577,53 @@ async function main(): Promise<void> {
     result.throughput = { summary: sum, runs };
   }
 
+  // ---- 1b. per-request cost, in-process: noise-robust where wrk is not (a shared, busy machine)
+  if (!settings.skipInProcess) {
+    const ipModes = settings.modes.filter((m) => m !== "exact"); // exact waits on Redis: a latency, not a CPU cost
+    const services = new Map<ModeName, Service>();
+    for (const mode of ipModes) {
+      const cfg = loadConfig({ LOG_LEVEL: "error", WORKERS: "1", PORT: "0", DEMO_DATA: "0", DATABASE_URL: databaseUrl, ...modeEnv(mode, `${PREFIX}ip-${mode}:`) });
+      services.set(mode, await startService(cfg, { databaseUrl, maintenance: false }));
+    }
+    inProcess = services;
+    const bodies = pairs.map((p) => JSON.stringify(p));
+    const batch = async (svc: Service, n: number, from: number) => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const r = await svc.app.handle(new Request("http://localhost" + VERIFY_PATH, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[(from + i) % bodies.length] }));
+        await r.arrayBuffer();
+      }
+      return ((performance.now() - t0) / n) * 1000;
+    };
+    say(`in-process: ${ipModes.join(", ")} — ${settings.ipRounds} rounds of ${settings.ipBatch} verifies each through app.handle, interleaved`);
+    for (const [, svc] of services) await batch(svc, 20_000, 0);
+    const us: Record<string, number[]> = Object.fromEntries(ipModes.map((m) => [m, []]));
+    for (let round = 0; round < settings.ipRounds; round++) {
+      for (const [mode, svc] of services) us[mode]!.push(await batch(svc, settings.ipBatch, round * settings.ipBatch));
+      for (const [, svc] of services) await svc.deps.events.drain();
+    }
+    for (const svc of services.values()) await svc.stop();
+    inProcess = null;
+    const med = Object.fromEntries(ipModes.map((m) => [m, median(us[m]!)]));
+    const offUs = med.off;
+    // What a verify costs over HTTP on this machine (server CPU per request, from the wrk runs).
+    const httpUs = result.throughput ? 1e6 / (result.throughput as any).summary.off.rpsPerCpu : NaN;
+    const rows: string[][] = [["mode", "µs/verify (median)", "min", "vs off", "of an HTTP verify"]];
+    for (const m of ipModes) {
+      const d = offUs === undefined ? NaN : med[m]! - offUs;
+      rows.push([m, med[m]!.toFixed(2), Math.min(...us[m]!).toFixed(2), m === "off" ? "" : `${d >= 0 ? "+" : ""}${d.toFixed(2)} µs`,
+        m === "off" || Number.isNaN(httpUs) ? "" : signed((d / httpUs) * 100)]);
+    }
+    report.push(
+      "",
+      `Per-verify cost in-process (app.handle: no sockets, so only the service's own work), median of ${settings.ipRounds} interleaved rounds of ${settings.ipBatch}` +
+        (Number.isNaN(httpUs) ? "" : `; "of an HTTP verify" relates the difference to the ${httpUs.toFixed(1)} µs of server CPU one verify took over HTTP (off, wrk)`),
+      "",
+      table(rows),
+    );
+    result.inProcess = { rounds: us, median: med, httpUsPerVerify: httpUs };
+  }
+
   // ---- 2. accuracy
   if (!settings.skipAccuracy) {
     const L = settings.accuracyLimit, rate = settings.accuracyRate, T = settings.accuracyS;
@@ -602,6 +660,11 @@ async function main(): Promise<void> {
       await sleep(1800);
       polling = false;
       await poller;
+      for (const s of [a, b]) {
+        if (s.proc.exitCode !== null || s.proc.signalCode !== null) {
+          throw new Error(`${s.name} exited during the run (code ${s.proc.exitCode ?? s.proc.signalCode}):\n    ${s.out.slice(-15).join("\n    ")}`);
+        }
+      }
       const ma = await metrics(a.base), mb = await metrics(b.base);
       const fallbackDecisions = (ma["portcullis_ratelimit_fallback_decisions_total"] ?? 0) + (mb["portcullis_ratelimit_fallback_decisions_total"] ?? 0);
       const redisErrors = (ma["portcullis_ratelimit_redis_errors_total"] ?? 0) + (mb["portcullis_ratelimit_redis_errors_total"] ?? 0);

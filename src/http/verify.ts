@@ -1,6 +1,6 @@
 // THE VERIFY PATH: validate, hash, decide() from the in-memory index, enqueue the event, answer.
 // No Postgres, no Redis, no awaits unless the caller asked for a fresher revision (or the exact
-// rate-limit mode is on: one Redis round trip per limit, see src/ratelimit/limiter.ts).
+// rate-limit mode is on: one Redis round trip for both limits, see src/ratelimit/limiter.ts).
 import { Elysia, t } from "elysia";
 import { ApiError } from "../errors";
 import type { Decision } from "../index/types";

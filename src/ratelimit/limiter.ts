@@ -70,6 +70,8 @@ export interface Limiter {
   readonly limit: RateLimit;
   /** Admit one (and count it) if the limit allows. Synchronous except in exact mode. */
   take(key: string, now: number): LimitResult | Promise<LimitResult>;
+  /** take() reduced to its verdict, for the verify path (local and synced; exact goes through RateLimits). */
+  admit(key: string, now: number): boolean;
   /** Would one more be admitted? Counts nothing. */
   peek(key: string, now: number): LimitResult | Promise<LimitResult>;
   /** Gives back one unit taken at `now` (same window). Never rejects. */
@@ -102,6 +104,10 @@ export class LocalLimiter implements Limiter {
 
   take(key: string, now: number): LimitResult {
     return this.buckets.take(key, now);
+  }
+
+  admit(key: string, now: number): boolean {
+    return this.buckets.tryTake(key, now);
   }
 
   peek(key: string, now: number): LimitResult {
@@ -148,6 +154,11 @@ export class ExactLimiter implements Limiter {
         return this.fallback(key, now, true);
       },
     );
+  }
+
+  /** Local verdict only (what a fallback would say); the verify path uses RateLimits.takeVerify. */
+  admit(key: string, now: number): boolean {
+    return this.fallback(key, now, true).allowed;
   }
 
   peek(key: string, now: number): LimitResult | Promise<LimitResult> {
@@ -274,12 +285,20 @@ export class SyncedLimiter implements Limiter {
 
   take(key: string, now: number): LimitResult {
     const e = this.entry(key, now);
+    const admitted = this.admitEntry(e, now);
+    return windowResult(this.limit, admitted, this.used(e, now), e.idx, now);
+  }
+
+  admit(key: string, now: number): boolean {
+    return this.admitEntry(this.entry(key, now), now);
+  }
+
+  private admitEntry(e: Entry, now: number): boolean {
     e.touched = true;
-    const used = this.used(e, now);
-    const admitted = used < this.limit.count;
+    const admitted = this.used(e, now) < this.limit.count;
     if (admitted) e.pending++;
     if (this.link.fallback) this.fallbackDecisions++;
-    return windowResult(this.limit, admitted, admitted ? used + 1 : used, e.idx, now);
+    return admitted;
   }
 
   peek(key: string, now: number): LimitResult {
@@ -457,14 +476,9 @@ export class RateLimits {
     const token = tokenKey === null ? null : this.token;
     const gate = this.gate;
     if (this.exact) return this.takeVerifyExact(token as ExactLimiter | null, tokenKey!, gate as ExactLimiter | null, gateKey, now);
-    if (token !== null) {
-      const r = token.take(tokenKey!, now) as LimitResult;
-      if (!r.allowed) return { limiter: token, result: r };
-    }
-    if (gate !== null) {
-      const r = gate.take(gateKey, now) as LimitResult;
-      if (!r.allowed) return { limiter: gate, result: r };
-    }
+    // The verdicts alone; the numbers for a 429 (peek: nothing more is counted) only on refusal.
+    if (token !== null && !token.admit(tokenKey!, now)) return { limiter: token, result: token.peek(tokenKey!, now) as LimitResult };
+    if (gate !== null && !gate.admit(gateKey, now)) return { limiter: gate, result: gate.peek(gateKey, now) as LimitResult };
     return null;
   }
 

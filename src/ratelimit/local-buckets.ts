@@ -44,6 +44,14 @@ export class LocalBuckets {
     return this.result(b, allowed, cost);
   }
 
+  /** take() without the LimitResult (the verify path's common case allocates nothing). */
+  tryTake(key: string, now = Date.now()): boolean {
+    const b = this.refill(key, now);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
   /** Would `cost` tokens be granted now? Takes nothing. */
   peek(key: string, now = Date.now(), cost = 1): LimitResult {
     const b = this.refill(key, now);
