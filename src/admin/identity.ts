@@ -20,11 +20,19 @@ export interface Session {
   scopes: string[];
 }
 
-export async function login(
-  sql: Sql, throttle: LoginThrottle, ttlMs: number, username: string, password: string, source: string,
-  scope: "user" | "admin" = "user",
-): Promise<Session> {
-  // Counts the attempt as a failure up front (see login-throttle.ts); given back on success.
+/** A user whose password just matched, and the argon2id re-hash to store when the old hash is weaker. */
+export interface CheckedLogin {
+  user: { id: string; password_hash: string };
+  rehash: string | null;
+}
+
+/**
+ * The password check shared by the native and the openway login: throttled (counted as a failure
+ * up front, given back on success — see login-throttle.ts), an unknown user costs one dummy hash
+ * check like a wrong password, and inactive or out-of-validity users fail the same way.
+ * Null when the credentials do not log in.
+ */
+export async function checkLogin(sql: Sql, throttle: LoginThrottle, username: string, password: string, source: string): Promise<CheckedLogin | null> {
   const countedAt = await throttle.check(username, source);
   let user;
   try {
@@ -34,32 +42,42 @@ export async function login(
     throw mapDbError(e);
   }
   const check = await verifyPassword(password, user?.password_hash ?? null);
-  const ok = check.ok;
   const now = Date.now();
-  const usable = ok && user!.active && !(user!.valid_from && user!.valid_from.getTime() > now)
+  const usable = check.ok && user!.active && !(user!.valid_from && user!.valid_from.getTime() > now)
     && !(user!.valid_until && user!.valid_until.getTime() <= now);
   if (!usable) {
     await throttle.failed(username, source);
-    throw badLogin();
+    return null;
   }
   await throttle.succeeded(username, source, countedAt);
+  // A Django (imported) or bcrypt hash that just matched becomes argon2id, hashed before any transaction.
+  const rehash = check.needsRehash ? await Bun.password.hash(password, "argon2id") : null;
+  return { user: { id: user!.id, password_hash: user!.password_hash }, rehash };
+}
+
+export async function login(
+  sql: Sql, throttle: LoginThrottle, ttlMs: number, username: string, password: string, source: string,
+  scope: "user" | "admin" = "user",
+): Promise<Session> {
+  const checked = await checkLogin(sql, throttle, username, password, source);
+  if (checked === null) throw badLogin();
+  const { user, rehash } = checked;
+  const now = Date.now();
   const scopes = scope === "admin" ? ["admin", "user"] : ["user"];
   const token = newSecret();
   const expiresAt = new Date(now + ttlMs);
-  // A Django (imported) or bcrypt hash that just matched becomes argon2id, hashed before the transaction.
-  const rehash = check.needsRehash ? await Bun.password.hash(password, "argon2id") : null;
   const w = await write(sql, { credentialId: null }, async (tx, audit) => {
-    if (rehash) await tx`update users set password_hash = ${rehash}, updated_at = now() where id = ${user!.id} and password_hash = ${user!.password_hash}`;
+    if (rehash) await tx`update users set password_hash = ${rehash}, updated_at = now() where id = ${user.id} and password_hash = ${user.password_hash}`;
     // An admin session only for a user who holds a live admin credential that is not itself a
     // session: a login session never keeps admin rights alive after the real credential is revoked.
     if (scope === "admin") {
-      const [held] = await tx`select 1 from credentials where user_id = ${user!.id} and 'admin' = any(scopes) and kind <> 'session'
+      const [held] = await tx`select 1 from credentials where user_id = ${user.id} and 'admin' = any(scopes) and kind <> 'session'
         and revoked_at is null and (expires_at is null or expires_at > now()) and (valid_from is null or valid_from <= now()) limit 1`;
       if (!held) throw new ApiError("forbidden", "this user holds no active admin credential", { field: "scope" });
     }
     const [c] = await tx`insert into credentials (user_id, kind, label, scopes, secret_hash, expires_at)
-      values (${user!.id}, 'session', ${scope === "admin" ? "admin login" : "login"}, ${scopes}, ${hashSecret(token)}, ${expiresAt}) returning id`;
-    audit({ action: "login", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: user!.id, kind: "session", scopes, expires_at: expiresAt.toISOString() } });
+      values (${user.id}, 'session', ${scope === "admin" ? "admin login" : "login"}, ${scopes}, ${hashSecret(token)}, ${expiresAt}) returning id`;
+    audit({ action: "login", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: user.id, kind: "session", scopes, expires_at: expiresAt.toISOString() } });
     return c!.id as string;
   });
   return { token, token_id: w.value, expires_at: expiresAt.toISOString(), scopes };

@@ -2,7 +2,7 @@
 // user's one login token, the same on every login until it is revoked (see token-key.ts for how
 // that works without storing it). Failed logins count against the same throttle as native logins.
 import type { Sql } from "../db/client";
-import { verifyPassword } from "../admin/passwords";
+import { checkLogin } from "../admin/identity";
 import { mapDbError, write } from "../admin/tx";
 import type { LoginThrottle } from "../ratelimit/login-throttle";
 import { hashSecret } from "../tokens";
@@ -12,28 +12,12 @@ import type { TokenKey } from "./token-key";
 export async function compatLogin(
   sql: Sql, throttle: LoginThrottle, key: TokenKey, username: string, password: string, source: string,
 ): Promise<string | null> {
-  // The throttle counts the attempt up front and gives it back on success (login-throttle.ts).
-  const countedAt = await throttle.check(username, source);
-  let user;
-  try {
-    [user] = await sql`select id, password_hash, active, valid_from, valid_until from users where username = ${username}`;
-  } catch (e) {
-    await throttle.cancelled(username, source, countedAt);
-    throw mapDbError(e);
-  }
-  const check = await verifyPassword(password, user?.password_hash ?? null);
-  const now = Date.now();
-  const usable = check.ok && user!.active && !(user!.valid_from && user!.valid_from.getTime() > now)
-    && !(user!.valid_until && user!.valid_until.getTime() <= now);
-  if (!usable) {
-    await throttle.failed(username, source);
-    return null;
-  }
-  await throttle.succeeded(username, source, countedAt);
-  const userId: string = user!.id;
+  const checked = await checkLogin(sql, throttle, username, password, source);
+  if (checked === null) return null;
+  const { user, rehash } = checked;
+  const userId = user.id;
 
   // The common case writes nothing: the user already has a live, derivable login token.
-  const rehash = check.needsRehash ? await Bun.password.hash(password, "argon2id") : null;
   if (rehash === null) {
     try {
       const token = findToken(key, await liveLoginCredentials(sql, userId));
@@ -45,7 +29,7 @@ export async function compatLogin(
   const w = await write(sql, { credentialId: null }, async (tx, audit) => {
     // A Django pbkdf2 (or bcrypt) hash becomes argon2id on the first successful login.
     if (rehash !== null) {
-      await tx`update users set password_hash = ${rehash}, updated_at = now() where id = ${userId} and password_hash = ${user!.password_hash}`;
+      await tx`update users set password_hash = ${rehash}, updated_at = now() where id = ${userId} and password_hash = ${user.password_hash}`;
     }
     // Under the revision lock (write() takes it first): two logins at once make one credential.
     const existing = findToken(key, await liveLoginCredentials(tx as unknown as Sql, userId));
