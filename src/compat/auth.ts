@@ -4,8 +4,7 @@
 // Device tokens open gates, not these endpoints (as in the original). Checked against Postgres,
 // not the index, like the native API's bearer tokens: a revoked token is refused at once.
 import type { Sql } from "../db/client";
-import { isConnectionError } from "../admin/tx";
-import { hashSecret } from "../tokens";
+import { findCredential } from "../http/auth";
 import { DrfError, detail } from "./drf";
 
 export interface CompatCaller {
@@ -24,18 +23,7 @@ export async function tokenAuth(sql: Sql, header: string | null): Promise<Compat
   if (parts.length > 2) throw unauthorized("Invalid token header. Token string should not contain spaces.");
   const key = parts[1]!;
   if (key.length > 1024 || !/^[\x21-\x7e]+$/.test(key)) throw unauthorized("Invalid token header. Token string should not contain invalid characters.");
-  let rows;
-  try {
-    rows = await sql`
-      select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
-             u.active, u.valid_from as user_from, u.valid_until as user_until
-      from credentials c join users u on u.id = c.user_id
-      where c.secret_hash = ${hashSecret(key)}`;
-  } catch (e) {
-    if (isConnectionError(e)) throw detail(503, "Service temporarily unavailable, try again later.", { "retry-after": "1" });
-    throw e;
-  }
-  const c = rows[0];
+  const c = await findCredential(sql, key, () => detail(503, "Service temporarily unavailable, try again later.", { "retry-after": "1" }));
   const now = Date.now();
   if (!c || c.kind !== "session" || !c.scopes.includes("user") || c.revoked_at
     || (c.expires_at && c.expires_at.getTime() <= now) || (c.valid_from && c.valid_from.getTime() > now)) {

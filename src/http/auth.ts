@@ -24,22 +24,40 @@ export function bearer(header: string | null | undefined): string | null {
   return m ? m[1]! : null;
 }
 
-export async function authenticate(sql: Sql, header: string | null | undefined, scope: Scope | null): Promise<Caller> {
-  if (!header) throw unauthorized("missing bearer token");
-  const secret = bearer(header);
-  if (secret === null) throw unauthorized("malformed Authorization header; expected: Bearer <token>");
-  let rows;
+/** A bearer-style secret's credential with its user's state, read from Postgres (never the index). */
+export interface CredentialRow {
+  id: string;
+  user_id: string;
+  kind: string;
+  scopes: string[];
+  revoked_at: Date | null;
+  expires_at: Date | null;
+  valid_from: Date | null;
+  active: boolean;
+  user_from: Date | null;
+  user_until: Date | null;
+}
+
+/** The credential holding `secret`, or undefined; `unreachable` makes the error for a lost database. */
+export async function findCredential(sql: Sql, secret: string, unreachable: () => Error): Promise<CredentialRow | undefined> {
   try {
-    rows = await sql`
+    const rows = await sql<CredentialRow[]>`
       select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
              u.active, u.valid_from as user_from, u.valid_until as user_until
       from credentials c join users u on u.id = c.user_id
       where c.secret_hash = ${hashSecret(secret)}`;
+    return rows[0];
   } catch (e) {
-    if (isConnectionError(e)) throw new ApiError("unavailable", "the database is unreachable; try again shortly", undefined, 1);
+    if (isConnectionError(e)) throw unreachable();
     throw e;
   }
-  const c = rows[0];
+}
+
+export async function authenticate(sql: Sql, header: string | null | undefined, scope: Scope | null): Promise<Caller> {
+  if (!header) throw unauthorized("missing bearer token");
+  const secret = bearer(header);
+  if (secret === null) throw unauthorized("malformed Authorization header; expected: Bearer <token>");
+  const c = await findCredential(sql, secret, () => new ApiError("unavailable", "the database is unreachable; try again shortly", undefined, 1));
   const now = Date.now();
   if (!c) throw unauthorized("unknown token");
   if (c.revoked_at) throw unauthorized("token revoked");
