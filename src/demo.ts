@@ -13,7 +13,7 @@ export interface DemoTokens {
 
 /** Loads the demo graph when the database has no users yet; answers the new secrets, or null. */
 export async function loadDemoData(sql: Sql): Promise<DemoTokens | null> {
-  const [{ n }] = await sql<{ n: number }[]>`select count(*)::int as n from (select 1 from users where username <> 'bootstrap-admin' limit 1) x`;
+  const { n } = (await sql<{ n: number }[]>`select count(*)::int as n from (select 1 from users where username <> 'bootstrap-admin' limit 1) x`)[0]!;
   if (n > 0) return null;
   const tokens: DemoTokens = { admin: newSecret(), alice: newSecret(), bob: newSecret(), carol: newSecret() };
   await write(sql, { credentialId: null }, async (tx, audit) => {

@@ -105,7 +105,7 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
 }
 
 /** Polls `cond` until it is truthy (returns it) or `timeoutMs` passes (throws, naming `what`). */
-export async function sleepUntil<T>(cond: () => T | Promise<T>, what = "condition", timeoutMs = 5000): Promise<T> {
+export async function sleepUntil<T>(cond: () => T | null | undefined | false | Promise<T | null | undefined | false>, what = "condition", timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();

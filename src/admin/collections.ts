@@ -43,8 +43,8 @@ function checkValidity(row: Row, existing: Row | null, fromCol = "valid_from", u
   }
 }
 
-export const users: Collection = {
-  name: "users",
+export const users = {
+  name: "users" as const,
   entity: "user",
   table: "users",
   filters: { username: "username" },
@@ -61,10 +61,10 @@ export const users: Collection = {
     checkValidity(row, existing);
     return row;
   },
-};
+} satisfies Collection;
 
-export const groups: Collection = {
-  name: "groups",
+export const groups = {
+  name: "groups" as const,
   entity: "group",
   table: "groups",
   filters: { parent_id: "parent_id", name: "name" },
@@ -86,30 +86,30 @@ export const groups: Collection = {
     }
     return row;
   },
-};
+} satisfies Collection;
 
-export const zones: Collection = {
-  name: "zones",
+export const zones = {
+  name: "zones" as const,
   entity: "zone",
   table: "zones",
   filters: { name: "name" },
   search: ["name"],
   toJson: (r) => ({ id: r.id, name: r.name, ...stamps(r) }),
   toRow: async (_tx, input) => pick(input, ["name"]),
-};
+} satisfies Collection;
 
-export const gates: Collection = {
-  name: "gates",
+export const gates = {
+  name: "gates" as const,
   entity: "gate",
   table: "gates",
   filters: { zone_id: "zone_id", mode: "mode" },
   search: ["id", "name"],
   toJson: (r) => ({ id: r.id, name: r.name, zone_id: r.zone_id, mode: r.mode, unlock_ms: r.unlock_ms, ...stamps(r) }),
   toRow: async (_tx, input, existing) => pick(input, existing ? ["name", "zone_id", "mode", "unlock_ms"] : ["id", "name", "zone_id", "mode", "unlock_ms"]),
-};
+} satisfies Collection;
 
-export const schedules: Collection = {
-  name: "schedules",
+export const schedules = {
+  name: "schedules" as const,
   entity: "schedule",
   table: "schedules",
   search: ["name"],
@@ -126,10 +126,10 @@ export const schedules: Collection = {
     }
     return row;
   },
-};
+} satisfies Collection;
 
-export const grants: Collection = {
-  name: "grants",
+export const grants = {
+  name: "grants" as const,
   entity: "grant",
   table: "grants",
   filters: { user_id: "subject_user_id", group_id: "subject_group_id", gate_id: "target_gate_id", zone_id: "target_zone_id" },
@@ -157,10 +157,10 @@ export const grants: Collection = {
     checkValidity(row, existing);
     return row;
   },
-};
+} satisfies Collection;
 
-export const credentials: Collection = {
-  name: "credentials",
+export const credentials = {
+  name: "credentials" as const,
   entity: "credential",
   table: "credentials",
   filters: { user_id: "user_id", kind: "kind" },
@@ -180,6 +180,6 @@ export const credentials: Collection = {
     checkValidity(row, existing, "valid_from", "expires_at");
     return row;
   },
-};
+} satisfies Collection;
 
 export const COLLECTIONS = { users, groups, zones, gates, schedules, grants, credentials };

@@ -40,9 +40,9 @@ export async function write<T>(
       const entries: AuditEntry[] = [];
       const value = await fn(tx, (e) => entries.push(e));
       // The revision the triggers took, or — when nothing changed — the current one.
-      const [{ rev }] = await tx<{ rev: number }[]>`
+      const { rev } = (await tx<{ rev: number }[]>`
         select coalesce(nullif(current_setting('pcl.revision', true), '')::int8,
-                        (select n from pcl_revision)) as rev`;
+                        (select n from pcl_revision)) as rev`)[0]!;
       for (const e of entries) {
         await tx`insert into audit_log (revision, actor, action, entity, entity_id, before, after)
                  values (${rev}, ${actor.credentialId}, ${e.action}, ${e.entity}, ${e.entityId},

@@ -14,13 +14,14 @@ export interface SqlOptions {
 }
 
 export function createSql(url: string, opts: SqlOptions = {}): Sql {
+  // onnotify is a connection option postgres.js supports but its typings omit.
   return postgres(url, {
     max: opts.max ?? 10,
     connect_timeout: 5,
     idle_timeout: 30,
     max_lifetime: 60 * 30,
     onnotice: () => {},
-    onnotify: opts.onnotify,
+    ...({ onnotify: opts.onnotify } as object),
     onclose: opts.onclose,
     connection: {
       application_name: opts.applicationName ?? "portcullis",

@@ -15,12 +15,12 @@ export interface MaintenanceResult {
 export async function runMaintenance(sql: Sql, eventRetentionDays: number, changeLogRetentionMs: number): Promise<MaintenanceResult | null> {
   const reserved = await sql.reserve();
   try {
-    const [{ locked }] = await reserved`select pg_try_advisory_lock(${LOCK_KEY}) as locked`;
+    const { locked } = (await reserved`select pg_try_advisory_lock(${LOCK_KEY}) as locked`)[0]!;
     if (!locked) return null;
     try {
-      const [{ made }] = await reserved`select pcl_ensure_event_partitions(1, 7) as made`;
-      const [{ dropped }] = await reserved`select pcl_drop_event_partitions(${eventRetentionDays}) as dropped`;
-      const [{ through }] = await reserved`select pcl_prune_change_log(${`${Math.floor(changeLogRetentionMs / 1000)} seconds`}::interval) as through`;
+      const { made } = (await reserved`select pcl_ensure_event_partitions(1, 7) as made`)[0]!;
+      const { dropped } = (await reserved`select pcl_drop_event_partitions(${eventRetentionDays}) as dropped`)[0]!;
+      const { through } = (await reserved`select pcl_prune_change_log(${`${Math.floor(changeLogRetentionMs / 1000)} seconds`}::interval) as through`)[0]!;
       const r = { partitionsCreated: made, partitionsDropped: dropped, changeLogPrunedThrough: through };
       if (made || dropped || through) log.info("maintenance", r as unknown as Record<string, unknown>);
       return r;

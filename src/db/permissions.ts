@@ -48,7 +48,7 @@ const RR = "isolation level repeatable read read only";
 
 export async function loadSnapshot(sql: Sql): Promise<Snapshot> {
   return sql.begin(RR, async (tx) => {
-    const [{ n }] = await tx<{ n: number }[]>`select n from pcl_revision`;
+    const { n } = (await tx<{ n: number }[]>`select n from pcl_revision`)[0]!;
     const q = (text: string) => tx.unsafe(text).values() as unknown as Promise<Row[]>;
     const [users, groups, memberships, zones, gates, schedules, grants, credentials] = await Promise.all([
       q(`select ${COLS.user} from users u`),

@@ -36,7 +36,7 @@ describe("bun run cli", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("users: 2");
     const users = await db.sql`select username, display_name, active from users where username in ('kim', 'lee') order by username`;
-    expect(users).toEqual([{ username: "kim", display_name: "Kim, K.", active: true }, { username: "lee", display_name: "Lee", active: false }]);
+    expect([...users]).toEqual([{ username: "kim", display_name: "Kim, K.", active: true }, { username: "lee", display_name: "Lee", active: false }]);
 
     writeFileSync(join(dir, "bad.csv"), "username,active\nmo,perhaps\n");
     const bad = await cli("import", "--collection", "users", join(dir, "bad.csv"));

@@ -103,11 +103,11 @@ describe("change feed", () => {
     const a = await db.sql.reserve();
     try {
       await a`begin`;
-      const [{ r: ra }] = await a`insert into grants (subject_user_id, target_gate_id) values (${u1}, 'G2') returning pcl_tx_revision() as r`;
+      const { r: ra } = (await a`insert into grants (subject_user_id, target_gate_id) values (${u1}, 'G2') returning pcl_tx_revision() as r`)[0]!;
       const b = db.sql`insert into grants (subject_user_id, target_gate_id) values (${u2}, 'G2') returning pcl_tx_revision() as r`;
       await Bun.sleep(50); // b is now waiting on the revision row
       await a`commit`;
-      const [{ r: rb }] = await b;
+      const { r: rb } = (await b)[0]!;
       expect(rb).toBe(ra + 1);
     } finally {
       a.release();
@@ -129,7 +129,7 @@ describe("change feed", () => {
   });
 
   test("min_revision waiters resolve once the index reaches the revision", async () => {
-    const [{ r }] = await db.sql`insert into zones (name) values ('waited') returning pcl_tx_revision() as r`;
+    const { r } = (await db.sql`insert into zones (name) values ('waited') returning pcl_tx_revision() as r`)[0]!;
     expect(await feed.waitFor(r, 2000)).toBe(true);
     expect(feed.revision).toBeGreaterThanOrEqual(r);
     expect(await feed.waitFor(r + 1000, 50)).toBe(false);

@@ -41,7 +41,7 @@ describe("process lifecycle", () => {
     // The flush interval is 10 s: these events are still in memory when the signal comes.
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
-    const [{ n }] = await db.sql`select count(*)::int as n from access_events where gate_id = 'LC_1'`;
+    const { n } = (await db.sql`select count(*)::int as n from access_events where gate_id = 'LC_1'`)[0]!;
     expect(n).toBe(N);
   }, 40_000);
 

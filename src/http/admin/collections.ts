@@ -16,10 +16,12 @@ function written<T extends object>(set: { headers: Record<string, any>; status?:
   return { ...w.value, revision: w.revision };
 }
 
-function collectionRoutes(deps: Deps, c: Collection) {
+// Generic in the collection's name, so the route paths stay literal types and an Eden client is
+// checked against them.
+function collectionRoutes<const N extends keyof typeof CollectionSchemas>(deps: Deps, c: Collection & { name: N }) {
   const { sql } = deps;
-  const schemas = CollectionSchemas[c.name as keyof typeof CollectionSchemas];
-  const app = new Elysia({ prefix: `/${c.name}` })
+  const schemas = CollectionSchemas[c.name] as (typeof CollectionSchemas)[N];
+  const app = new Elysia({ prefix: `/${c.name}` as `/${N}` })
     .get("", ({ query }) => crud.list(sql, c, parseLimit(query.limit), query.cursor, query as Record<string, string>), {
       query: ListQuery, detail: { summary: `List ${c.name}` },
     })
