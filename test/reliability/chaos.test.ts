@@ -106,9 +106,11 @@ describe("chaos", () => {
         proxy.restore();
       }
     })();
+    const writesStarted = Date.now();
     await Promise.all(writers.map(async (w) => {
-      // At least MIN_KILLS kills land during the writes, however fast they go.
-      while (done < WRITES || (kills < MIN_KILLS && done < WRITES * 3)) {
+      // At least MIN_KILLS kills land during the writes, however fast they go (writes go on, for
+      // up to 60 s, until they have: after a cut the listener may back off for seconds).
+      while (done < WRITES || (kills < MIN_KILLS && Date.now() - writesStarted < 60_000)) {
         done++;
         await w.step();
       }
