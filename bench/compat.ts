@@ -25,21 +25,11 @@ import { migrate } from "../src/db/migrate";
 import { generateGraph, graphParamsFromEnv, sampleVerifyPairs, type VerifyPair } from "./graph";
 import {
   createScratchDb, type CpuUse, endSql, ensureTools, fmtInt, fmtMs, freePort, int, luaScript, median, pctf, processTree,
-  RESULTS_DIR, ROOT, runMain, say, seconds, setPg, spawnChild, table, trackedSql, trackTmp, VERIFY_PATH, waitEventsFlushed,
+  loadSettings, RESULTS_DIR, ROOT, runMain, say, seconds, setPg, spawnChild, table, trackedSql, trackTmp, VERIFY_PATH, waitEventsFlushed,
   waitReady, withCpu, within, wrk, type WrkResult,
 } from "./harness";
 
-const settings = {
-  durationS: seconds("BENCH_DURATION", "10s"),
-  warmupS: seconds("BENCH_WARMUP", "3s"),
-  connections: int("BENCH_CONNECTIONS", 50),
-  threads: int("BENCH_THREADS", 1),
-  bodies: int("BENCH_BODIES", 2000),
-  rounds: int("BENCH_ROUNDS", 3),
-  targetRatio: Number(process.env.BENCH_TARGET_RATIO || 0.9),
-  keepDb: process.env.BENCH_KEEP_DB === "1",
-  pgUrl: process.env.BENCH_PG_URL || "postgres://postgres@127.0.0.1:5432/test",
-};
+const settings = loadSettings();
 const graph = graphParamsFromEnv();
 const DEADLINE_MS = (900 + (graph.credentials + graph.grants) / 1e6 * 300 + 2 * (settings.warmupS + 60) + settings.rounds * 2 * (settings.durationS + 180)) * 1000;
 

@@ -31,6 +31,21 @@ export function int(name: string, def: number, min = 1): number {
   return n;
 }
 
+/** The load settings every verify-style benchmark reads from the environment. */
+export function loadSettings() {
+  return {
+    durationS: seconds("BENCH_DURATION", "10s"),
+    warmupS: seconds("BENCH_WARMUP", "3s"),
+    connections: int("BENCH_CONNECTIONS", 50),
+    threads: int("BENCH_THREADS", 1),
+    bodies: int("BENCH_BODIES", 2000),
+    rounds: int("BENCH_ROUNDS", 3),
+    targetRatio: Number(process.env.BENCH_TARGET_RATIO || 0.9),
+    keepDb: process.env.BENCH_KEEP_DB === "1",
+    pgUrl: process.env.BENCH_PG_URL || "postgres://postgres@127.0.0.1:5432/test",
+  };
+}
+
 export const say = (s: string) => console.log(s);
 export const sleep = (ms: number) => Bun.sleep(ms);
 

@@ -36,7 +36,7 @@ import { migrate } from "../src/db/migrate";
 import { hashSecret } from "../src/tokens";
 import { checkSecretHashes, generateGraph, graphParamsFromEnv, sampleVerifyPairs, type GraphStats } from "./graph";
 import {
-  createScratchDb, endSql, ensureTools, fmtInt, fmtMs, freePort, int, median, metrics, pctf, probeAnswers, processTree, RESULTS_DIR,
+  createScratchDb, endSql, ensureTools, fmtInt, fmtMs, freePort, int, loadSettings, median, metrics, pctf, probeAnswers, processTree, RESULTS_DIR,
   ROOT, run, runMain, say, seconds, setPg, spawnChild, stopChild, table, trackedSql, trackTmp, VERIFY_PATH, waitEventsFlushed, waitReady,
   withCpu, wrk, luaScript, type CpuUse, type WrkOptions, type WrkResult,
 } from "./harness";
@@ -143,18 +143,7 @@ export async function compareThroughput(targets: Target[], o: CompareOptions): P
 // Standalone: portcullis against the bare baseline on one generated graph.
 
 async function main(): Promise<void> {
-  const settings = {
-    durationS: seconds("BENCH_DURATION", "10s"),
-    warmupS: seconds("BENCH_WARMUP", "3s"),
-    connections: int("BENCH_CONNECTIONS", 50),
-    threads: int("BENCH_THREADS", 1),
-    bodies: int("BENCH_BODIES", 2000),
-    rounds: int("BENCH_ROUNDS", 3),
-    targetRatio: Number(process.env.BENCH_TARGET_RATIO || 0.9),
-    keepDb: process.env.BENCH_KEEP_DB === "1",
-    pgUrl: process.env.BENCH_PG_URL || "postgres://postgres@127.0.0.1:5432/test",
-    readyTimeoutS: seconds("BENCH_READY_TIMEOUT", "120s"),
-  };
+  const settings = { ...loadSettings(), readyTimeoutS: seconds("BENCH_READY_TIMEOUT", "120s") };
   const graph = graphParamsFromEnv();
   const started = new Date();
   const cores = availableParallelism();
