@@ -79,17 +79,32 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
   });
   const service = await startService(testConfig(opts.http ? { HOST: "127.0.0.1", ...env } : env), { databaseUrl: db.url, listen: opts.http });
   const base = opts.http ? `http://127.0.0.1:${service.app.server!.port}` : "http://localhost";
-  const call: TestService["call"] = async (method, path, init = {}) => {
+  const call = caller(service, adminToken, opts.http ? base : null);
+  const stop = async () => {
+    await service.stop();
+    await db.drop();
+  };
+  return { db, service, adminToken, userToken, call, stop };
+}
+
+export type Call = TestService["call"];
+
+/**
+ * A JSON client for a running service, authenticating as `token` unless a call says otherwise:
+ * over real HTTP to `base`, or in-process through app.handle when `base` is null.
+ */
+export function caller(service: Service, token: string, base: string | null): Call {
+  return async (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };
-    const token = init.token === undefined ? adminToken : init.token;
-    if (token !== null) headers.authorization = `Bearer ${token}`;
+    const bearer = init.token === undefined ? token : init.token;
+    if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
     let body: string | undefined = init.raw;
     if (init.body !== undefined) {
       body = JSON.stringify(init.body);
       headers["content-type"] ??= "application/json";
     }
-    const req = new Request(`${base}${path}`, { method, headers, body });
-    const res = opts.http ? await fetch(req) : await service.app.handle(req);
+    const req = new Request(`${base ?? "http://localhost"}${path}`, { method, headers, body });
+    const res = base !== null ? await fetch(req) : await service.app.handle(req);
     const text = await res.text();
     let parsed: any = text;
     try {
@@ -97,11 +112,6 @@ export async function startTestService(env: Record<string, string> = {}, opts: {
     } catch {}
     return { status: res.status, body: parsed, headers: res.headers };
   };
-  const stop = async () => {
-    await service.stop();
-    await db.drop();
-  };
-  return { db, service, adminToken, userToken, call, stop };
 }
 
 /** Polls `cond` until it is truthy (returns it) or `timeoutMs` passes (throws, naming `what`). */

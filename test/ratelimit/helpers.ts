@@ -3,7 +3,7 @@
 // and a wait for the start of a fixed window, so a burst never straddles two windows.
 import type { Socket, TCPSocketListener } from "bun";
 import Redis from "ioredis";
-import { createTestDb, testConfig, type Res, type TestDb } from "../setup";
+import { caller, createTestDb, testConfig, type Res, type TestDb } from "../setup";
 import { startService, type Service } from "../../src/service";
 import { hashSecret, newSecret } from "../../src/tokens";
 
@@ -52,23 +52,7 @@ export interface Cluster {
 }
 
 function instance(service: Service, adminToken: string): Instance {
-  const call: Instance["call"] = async (method, path, init = {}) => {
-    const headers: Record<string, string> = { ...init.headers };
-    const token = init.token === undefined ? adminToken : init.token;
-    if (token !== null) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (init.body !== undefined) {
-      body = JSON.stringify(init.body);
-      headers["content-type"] ??= "application/json";
-    }
-    const res = await service.app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
-    const text = await res.text();
-    let parsed: any = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {}
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  const call = caller(service, adminToken, null);
   return {
     service,
     call,
