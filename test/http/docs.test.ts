@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { dirname, join } from "node:path";
 import { startTestService, type TestService } from "../setup";
 
 let s: TestService;
@@ -19,6 +20,35 @@ describe("API docs", () => {
     const registered = s.service.app.routes.filter((r) => !DOC_ROUTES.has(r.path)).map((r) => `${r.method} ${openapiPath(r.path)}`);
     expect(registered.length).toBeGreaterThan(40);
     expect(registered.filter((r) => !documented.has(r))).toEqual([]);
+  });
+
+  test("docs/API.md has a heading for every route of the OpenAPI document, and no other route", async () => {
+    const doc = (await s.call("GET", "/swagger/json", { token: null })).body;
+    const inOpenapi = Object.entries<any>(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const markdown = await Bun.file(join(import.meta.dir, "../../docs/API.md")).text();
+    // Route headings name their routes in backticks: ### `GET /api/v1/admin/users` · `POST …`
+    const inApiMd = markdown.split("\n").filter((l) => /^#{2,6} /.test(l))
+      .flatMap((l) => [...l.matchAll(/`(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\/[^`\s]*)`/g)].map((m) => `${m[1]} ${m[2]}`));
+    expect(inApiMd.length).toBeGreaterThan(40);
+    expect({ onlyInApiMd: inApiMd.filter((r) => !inOpenapi.includes(r)), onlyInOpenapi: inOpenapi.filter((r) => !inApiMd.includes(r)) })
+      .toEqual({ onlyInApiMd: [], onlyInOpenapi: [] });
+    expect(new Set(inApiMd).size).toBe(inApiMd.length);
+  });
+
+  test("README.md and docs/ link only to files inside the repository", async () => {
+    const root = join(import.meta.dir, "../..");
+    const files = ["README.md", ...[...new Bun.Glob("docs/*.md").scanSync(root)]];
+    const broken: string[] = [];
+    for (const f of files) {
+      const text = await Bun.file(join(root, f)).text();
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^(https?:|mailto:|#)/.test(target!)) continue;
+        const file = join(root, dirname(f), target!.split("#")[0]!);
+        if (!file.startsWith(root + "/") || !(await Bun.file(file).exists())) broken.push(`${f}: ${target}`);
+      }
+    }
+    expect(files.length).toBeGreaterThan(2);
+    expect(broken).toEqual([]);
   });
 
   test("routes carry tags, summaries and the bearer scheme where a token is needed", async () => {
