@@ -1,5 +1,6 @@
 // The admin collections: how each maps API fields to columns and rows back to JSON. Semantic
 // checks the schema cannot express (timezones, windows, group cycles) live here too.
+import { dateColumn } from "../dates";
 import { isValidTimezone } from "../index/clock";
 import { windowsProblem } from "../index/schedule";
 import type { ScheduleWindow } from "../index/types";
@@ -28,10 +29,13 @@ export interface Collection {
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 const stamps = (r: Row) => ({ created_at: iso(r.created_at), updated_at: iso(r.updated_at) });
 
-/** Copies the named fields present in `input` (undefined = leave alone; null = clear). */
+const DATE_FIELDS = new Set(["valid_from", "valid_until", "expires_at"]);
+
+/** Copies the named fields present in `input` (undefined = leave alone; null = clear); dates
+ * become Dates through the one RFC 3339 parser, so Postgres never reads a date string itself. */
 function pick(input: Input, fields: string[]): Row {
   const out: Row = {};
-  for (const f of fields) if (input[f] !== undefined) out[f] = input[f];
+  for (const f of fields) if (input[f] !== undefined) out[f] = DATE_FIELDS.has(f) ? dateColumn(input[f], f) : input[f];
   return out;
 }
 

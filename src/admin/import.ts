@@ -33,6 +33,7 @@
 //     revoked: re-importing its secret updates label/scopes/dates but does not resurrect it.
 //   - Groups and zones have nothing but their name (and parent): existing ones are kept.
 //   - An import adds and updates, it never deletes: rows (and memberships) not in the file stay.
+import { dateTimeMs, parseDateTime } from "../dates";
 import type { Sql } from "../db/client";
 import { ApiError } from "../errors";
 import { isValidTimezone } from "../index/clock";
@@ -158,26 +159,6 @@ export function importDbError(e: unknown, collection: ImportCollection): unknown
 // ---------------------------------------------------------------------------------------------
 // Field checks (pure)
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
-/** Epoch ms of an RFC 3339 date-time, or NaN (also for impossible dates such as 02-30). */
-export function parseRfc3339(s: string): number {
-  const m = RFC3339.exec(s);
-  if (!m) return NaN;
-  const [y, mo, d, h, mi, sec] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
-  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || sec > 59) return NaN;
-  let offset = 0;
-  if (!m[8]) {
-    const oh = +m[10]!, om = +m[11]!;
-    if (oh > 23 || om > 59) return NaN;
-    offset = (m[9] === "-" ? -1 : 1) * (oh * 60 + om) * 60_000;
-  }
-  const t = new Date(0);
-  t.setUTCFullYear(y, mo - 1, d); // years 0..99 would be read as 19xx by Date.UTC
-  t.setUTCHours(h, mi, sec, m[7] ? Math.floor(+`0.${m[7]}` * 1000) : 0);
-  return t.getTime() - offset;
-}
-
 function hasNul(s: string): boolean {
   return s.includes("\u0000");
 }
@@ -198,8 +179,10 @@ function fieldProblem(f: FieldSpec, v: unknown): [string, string] | null {
       if (typeof v !== "number" || !Number.isInteger(v)) return ["", "must be an integer"];
       if (v < f.min! || v > f.max!) return ["", `must be from ${f.min} to ${f.max}`];
       return null;
-    case "time":
-      return typeof v === "string" && !Number.isNaN(parseRfc3339(v)) ? null : ["", "must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z"];
+    case "time": {
+      const r = parseDateTime(v, "");
+      return r.ok ? null : ["", r.message];
+    }
     case "enum":
       return typeof v === "string" && f.values!.includes(v) ? null : ["", `must be one of ${f.values!.join(", ")}`];
     case "timezone":
@@ -244,8 +227,8 @@ function checkRow(c: ImportCollection, fields: [string, FieldSpec][], spec: Reco
   }
 }
 
-const ms = (v: unknown) => (typeof v === "string" ? parseRfc3339(v) : null);
-const iso = (v: unknown) => (typeof v === "string" ? new Date(parseRfc3339(v)).toISOString() : null);
+const ms = (v: unknown) => (typeof v === "string" ? dateTimeMs(v, "") : null); // rows are checked before
+const iso = (v: unknown) => (typeof v === "string" ? new Date(dateTimeMs(v, "")).toISOString() : null);
 
 // ---------------------------------------------------------------------------------------------
 // Validation of the whole import (no I/O)

@@ -1,6 +1,7 @@
 // The events list: newest first, keyset pagination on (at, id) — no OFFSET, no count(*). Each
 // filter combination walks one of the (gate_id, at, id), (user_id, at, id) or (at, id) indexes.
 import type { Sql } from "../db/client";
+import { dateTimeMs, isDateTime } from "../dates";
 import { invalid } from "../errors";
 import { decodeCursor, encodeCursor } from "../admin/crud";
 import { mapDbError } from "../admin/tx";
@@ -15,9 +16,7 @@ export interface EventFilter {
 
 function time(field: string, v: string | undefined): Date | null {
   if (v === undefined || v === "") return null;
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms) || !/^\d{4}-\d\d-\d\dT/.test(v)) throw invalid(field, "expected an RFC 3339 time");
-  return new Date(ms);
+  return new Date(dateTimeMs(v, field));
 }
 
 export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor: string | undefined) {
@@ -25,7 +24,7 @@ export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor
   let after: { at: string; id: string } | null = null;
   if (key !== null) {
     const [at, id] = key.split("|");
-    if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
+    if (!at || !id || !isDateTime(at) || !/^[0-9a-f-]{36}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
     after = { at, id };
   }
   let allow: boolean | null = null;

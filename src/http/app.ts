@@ -1,5 +1,6 @@
 // The HTTP app: plugins, request ids, the one error handler, and the feature modules.
 import { Elysia } from "elysia";
+import { parseDateTime } from "../dates";
 import { ApiError, STATUS } from "../errors";
 import { log } from "../log";
 import { bindMetrics } from "../metrics";
@@ -24,7 +25,13 @@ function validationError(error: any): ApiError {
   const first = error?.valueError ?? error?.all?.[0];
   const path: string = first?.path ?? "";
   const field = path.replace(/^\//, "").replace(/\//g, ".") || (error?.type === "query" ? "query" : "body");
-  const message = first?.schema?.description && first?.message ? first.message : first?.message ?? "invalid value";
+  let message = first?.schema?.description && first?.message ? first.message : first?.message ?? "invalid value";
+  // A refused date says why (not a calendar date, offset missing, out of range), not just "format".
+  const schema = first?.schema;
+  if (typeof first?.value === "string" && (schema?.format === "date-time" || schema?.anyOf?.some((x: any) => x?.format === "date-time"))) {
+    const r = parseDateTime(first.value, field);
+    if (!r.ok) message = r.message;
+  }
   return new ApiError("invalid_request", `${field}: ${message}`, { field, in: error?.type });
 }
 

@@ -1,6 +1,12 @@
 // Request and response models (TypeBox via Elysia's `t`), shared by routes and the OpenAPI docs.
 import { t } from "elysia";
+import { FormatRegistry } from "elysia/type-system";
+import { isDateTime } from "../dates";
 import { invalid } from "../errors";
+
+// Elysia's own "date-time" format accepts whatever `new Date()` can read (2026-02-30 as March 2,
+// +099999, RFC 2822 strings); every `format: "date-time"` schema is checked by our one parser.
+FormatRegistry.Set("date-time", isDateTime);
 
 /** An integer that must arrive as a JSON number (t.Integer would accept "5" in a body). */
 const Int = (o: { minimum?: number; maximum?: number; description?: string } = {}) => t.Number({ multipleOf: 1, ...o });

@@ -7,6 +7,7 @@ import { explain } from "../../index/explain";
 import { hashSecret } from "../../tokens";
 import { authenticate } from "../auth";
 import type { Deps } from "../deps";
+import { dateTimeMs } from "../../dates";
 import { DateTime, ListQuery, parseLimit } from "../schemas";
 
 export function adminInsightRoutes(deps: Deps) {
@@ -34,8 +35,7 @@ export function adminInsightRoutes(deps: Deps) {
       detail: { summary: "Access events, newest first (written asynchronously in batches)" },
     })
     .post("/explain", ({ body }) => {
-      const at = body.at !== undefined ? Date.parse(body.at) : Date.now();
-      if (Number.isNaN(at)) throw invalid("at", "expected an RFC 3339 time");
+      const at = body.at !== undefined ? dateTimeMs(body.at, "at") : Date.now();
       if ((body.token === undefined) === (body.user_id === undefined)) {
         throw new ApiError("invalid_request", "give exactly one of token, user_id", { field: "token" });
       }
