@@ -8,6 +8,7 @@ import { type Embedded, startEmbedded } from "./db/embedded";
 import { migrate } from "./db/migrate";
 import { loadDemoData, printDemoTokens } from "./demo";
 import { log, setLogLevel } from "./log";
+import { primaryMetricsHub, workerMetricsLink } from "./metrics-host";
 import { startService } from "./service";
 
 const isWorker = process.env.PORTCULLIS_WORKER === "1";
@@ -47,11 +48,15 @@ async function main(): Promise<void> {
   const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker });
 
   const children: ReturnType<typeof Bun.spawn>[] = [];
+  // /metrics answers for the whole host: workers ask the primary over IPC (src/metrics-host.ts).
+  if (isWorker && process.send) workerMetricsLink(service.deps.metrics, process as any);
   if (!isWorker) {
+    const hub = workers > 1 ? primaryMetricsHub(service.deps.metrics, () => children.filter((c) => c.exitCode === null)) : null;
     for (let i = 1; i < workers; i++) {
       children.push(Bun.spawn([process.execPath, import.meta.path], {
         env: { ...process.env, PORTCULLIS_WORKER: "1", DATABASE_URL: databaseUrl, DEMO_DATA: "0", PORT: String(config.port) },
         stdio: ["ignore", "inherit", "inherit"],
+        ipc: (message, child) => hub?.onMessage(message, child),
       }));
     }
     if (demo) printDemoTokens(demo, config.port);

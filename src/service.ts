@@ -10,6 +10,8 @@ import { startCompat, type CompatListener } from "./compat/app";
 import { createApp } from "./http/app";
 import type { Deps } from "./http/deps";
 import { log } from "./log";
+import { createMetrics } from "./metrics";
+import { observeWrites } from "./admin/tx";
 import { createLimiters } from "./ratelimit/limiter";
 import { createLoginThrottle } from "./ratelimit/login-throttle";
 import { RedisLink } from "./ratelimit/redis";
@@ -35,6 +37,8 @@ export interface ServiceOptions {
 
 export async function startService(config: Readonly<Config>, opts: ServiceOptions): Promise<Service> {
   const sql: Sql = createSql(opts.databaseUrl);
+  const metrics = createMetrics();
+  observeWrites(sql, metrics.writes);
   if (opts.migrate) {
     const applied = await migrate(sql);
     if (applied.length) log.info("migrations applied", { applied });
@@ -53,8 +57,8 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const redis = config.rateLimitMode !== "local" && config.redisUrl && anyLimit ? RedisLink.fromConfig(config) : null;
   if (redis && !(await redis.ready(2000))) log.warn("rate limits: Redis not reachable at start; deciding locally until it is", { mode: config.rateLimitMode });
   const limits = createLimiters(config, redis);
-  const loginThrottle = createLoginThrottle(limits.login);
-  const deps: Deps = { config, sql, feed, events, loginThrottle, limits };
+  const loginThrottle = createLoginThrottle(limits.login, (limit) => metrics.rateLimited(limit));
+  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics };
   const app = createApp(deps);
   if (opts.listen) {
     // idleTimeout (s): a client that stalls mid-request (slowloris) or keeps an idle connection is

@@ -129,3 +129,21 @@ export async function sleepUntil<T>(cond: () => T | null | undefined | false | P
 export function cleanupAfterAll(stop: () => Promise<void>): void {
   afterAll(stop);
 }
+
+/** A TCP port free right now (for a process the test spawns). */
+export async function freePort(): Promise<number> {
+  const s = Bun.serve({ port: 0, fetch: () => new Response() });
+  const p = s.port!;
+  s.stop(true);
+  return p;
+}
+
+/** A user with a card that is granted `gateId` (created here); answers the card's secret. */
+export async function seedGrantedCard(sql: Sql, username: string, gateId: string): Promise<string> {
+  const card = newSecret();
+  const [u] = await sql`insert into users (username) values (${username}) returning id`;
+  await sql`insert into gates (id, name) values (${gateId}, ${gateId.toLowerCase()})`;
+  await sql`insert into grants (subject_user_id, target_gate_id) values (${u!.id}, ${gateId})`;
+  await sql`insert into credentials (user_id, kind, secret_hash) values (${u!.id}, 'card', ${hashSecret(card)})`;
+  return card;
+}

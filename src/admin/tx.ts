@@ -2,7 +2,21 @@
 // or not at all. Postgres constraint violations become API errors naming the field.
 import type { Sql } from "../db/client";
 import { ApiError, conflict, invalid } from "../errors";
-import { trackWrite } from "../metrics";
+
+/** Told when an admin write transaction begins and ends (the service's metrics count them). */
+export interface WriteObserver {
+  begin(): void;
+  end(): void;
+}
+
+// Per pool: each service registers its own observer for its own Sql (two services in one process
+// count only their own writes), and this module needs to know nothing of metrics.
+const observers = new WeakMap<Sql, WriteObserver>();
+
+/** Reports `sql`'s admin writes in flight to `observer`. */
+export function observeWrites(sql: Sql, observer: WriteObserver): void {
+  observers.set(sql, observer);
+}
 
 export type Tx = Parameters<Parameters<Sql["begin"]>[1]>[0];
 
@@ -30,7 +44,8 @@ export async function write<T>(
   actor: Actor,
   fn: (tx: Tx, audit: (e: AuditEntry) => void) => Promise<T>,
 ): Promise<Written<T>> {
-  trackWrite.begin();
+  const observer = observers.get(sql);
+  observer?.begin();
   try {
     return await sql.begin(async (tx) => {
       // Take the revision row first: admin writes serialise on it anyway (at their first change),
@@ -53,7 +68,7 @@ export async function write<T>(
   } catch (e) {
     throw mapDbError(e);
   } finally {
-    trackWrite.end();
+    observer?.end();
   }
 }
 

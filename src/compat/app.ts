@@ -8,7 +8,6 @@ import type { Deps } from "../http/deps";
 import { requestId } from "../http/observe";
 import { sourceAddress } from "../http/auth-routes";
 import { log } from "../log";
-import { observeRequest } from "../metrics";
 import { tokenAuth } from "./auth";
 import { listDevices, registerDevice, revokeDevice } from "./devices";
 import { asObject, booleanField, charField, detail, DrfError, type Errors, fieldErrors, integerField, nonFieldError, requestData } from "./drf";
@@ -63,7 +62,7 @@ function drfFromApiError(e: ApiError): DrfError {
 export function createCompatApp(deps: Deps, key: TokenKey) {
   const { sql, config, feed, loginThrottle } = deps;
   const verify = compatVerify(deps);
-  const metrics = config.httpMetrics;
+  const observeRequest = config.httpMetrics ? deps.metrics.observeRequest : null;
 
   return new Elysia({ name: "openway-compat", strictPath: true, serve: { maxRequestBodySize: 2 * 1024 * 1024 } })
     .onRequest((c: any) => {
@@ -76,7 +75,7 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
       const status = typeof c.set.status === "number" ? c.set.status : 200;
       const route: string = c.route ?? "unmatched";
       const seconds = (performance.now() - c.t0) / 1000;
-      if (metrics) observeRequest(c.request.method, "openway:" + route, status, seconds);
+      if (observeRequest) observeRequest(c.request.method, "openway:" + route, status, seconds);
       if (LOGGED.test(route)) {
         log.info("request", { api: "openway", request_id: c.set.headers["x-request-id"], method: c.request.method, route, status, ms: Math.round(seconds * 10_000) / 10 });
       }

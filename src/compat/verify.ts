@@ -8,7 +8,6 @@
 // the exact mode's async path, as natively), nothing allocated but the parse and the ALLOW answer.
 import type { Deps } from "../http/deps";
 import type { Decision, Reason } from "../index/types";
-import { countDecision, rateLimitedBy } from "../metrics";
 import type { Limiter } from "../ratelimit/limiter";
 import { hashSecret } from "../tokens";
 
@@ -89,7 +88,7 @@ export async function parseVerifyBody({ request }: { request: Request }): Promis
  * one budget across both ports. With both limits off the handler has no limit code at all.
  */
 export function compatVerify(deps: Deps) {
-  const { feed, events } = deps;
+  const { feed, events, metrics } = deps;
   const gateLimit: Limiter | null = deps.limits?.gate ?? null;
   const tokenLimit: Limiter | null = deps.limits?.token ?? null;
 
@@ -114,7 +113,7 @@ export function compatVerify(deps: Deps) {
     const now = Date.now();
     const d = index.decide(hashSecret(f[1]), gateId, now);
     events.record(d, gateId, index.revision, now);
-    countDecision(d.reason);
+    metrics.countDecision(d.reason);
     if (d.allow) return { decision: "ALLOW", reason: "OK", duration_ms: d.unlockMs };
     const gate = index.gates.get(gateId);
     return compatAnswer(d, gate !== undefined && gate.mode !== "disabled");
@@ -123,12 +122,12 @@ export function compatVerify(deps: Deps) {
 
   const admit = (d: Decision, gateId: string, revision: number, now: number, gateKnown: boolean): CompatAnswer => {
     events.record(d, gateId, revision, now);
-    countDecision(d.reason);
+    metrics.countDecision(d.reason);
     return compatAnswer(d, gateKnown);
   };
   const refuse = (d: Decision, gateId: string, revision: number, now: number, limiter: Limiter): CompatAnswer => {
     events.record({ ...d, allow: false, reason: "rate_limited" as Decision["reason"] }, gateId, revision, now);
-    rateLimitedBy[limiter.name as "gate" | "token"].inc();
+    metrics.rateLimited(limiter.name as "gate" | "token");
     return DENY_RATE_LIMIT;
   };
   const gateStep = (d: Decision, gateId: string, revision: number, now: number, gateKnown: boolean): CompatAnswer | Promise<CompatAnswer> => {

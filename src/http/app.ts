@@ -3,7 +3,6 @@ import { Elysia } from "elysia";
 import { parseDateTime } from "../dates";
 import { ApiError, STATUS } from "../errors";
 import { log } from "../log";
-import { bindMetrics } from "../metrics";
 import { adminCollectionRoutes } from "./admin/collections";
 import { adminConsistencyRoutes } from "./admin/consistency";
 import { adminImportRoutes } from "./admin/import";
@@ -36,7 +35,7 @@ function validationError(error: any): ApiError {
 }
 
 export function createApp(deps: Deps) {
-  bindMetrics(deps);
+  deps.metrics.attach(deps);
   const verifier = createVerifier(deps);
   // The hot route, served natively by Bun when listening; it falls back to the Elysia route below.
   const native = nativeVerify(deps, verifier, (req) => app.fetch(req));
@@ -45,7 +44,7 @@ export function createApp(deps: Deps) {
     // Reject unknown fields (a typo like "gateid" must not pass silently) instead of stripping them.
     normalize: false,
   })
-    .use(observe({ metrics: deps.config.httpMetrics }))
+    .use(observe(deps.config.httpMetrics ? deps.metrics : null))
     .error({ ApiError })
     .onError(({ code, error, set, request, path }) => {
       let e: ApiError;

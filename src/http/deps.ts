@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import type { Sql } from "../db/client";
+import type { Metrics } from "../metrics";
 import type { EventWriter } from "../events/event-writer";
 import type { ChangeFeed } from "../feed/change-feed";
 import type { RateLimits } from "../ratelimit/limiter";
@@ -14,4 +15,6 @@ export interface Deps {
   loginThrottle: LoginThrottle;
   /** Verify (gate, token) and login limiters, and their Redis state. */
   limits: RateLimits;
+  /** This instance's metrics: its own registry, counters and scrape-time gauges. */
+  metrics: Metrics;
 }

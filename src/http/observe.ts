@@ -3,7 +3,7 @@
 // secret — only method, route pattern, status, duration, request id and the caller's credential id.
 import { Elysia } from "elysia";
 import { log } from "../log";
-import { observeRequest } from "../metrics";
+import type { Metrics } from "../metrics";
 
 let seq = 0;
 const bootId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
@@ -16,7 +16,7 @@ export function requestId(given: string | null): string {
 
 const LOGGED = /^\/api\/v1\/(admin|auth|devices)\//;
 
-export function observe(opts: { metrics: boolean }) {
+export function observe(metrics: Metrics | null) {
   const app = new Elysia({ name: "observe" }).onRequest((c: any) => {
     c.set.headers["x-request-id"] = requestId(c.request.headers.get("x-request-id"));
     c.t0 = performance.now();
@@ -25,7 +25,7 @@ export function observe(opts: { metrics: boolean }) {
     const status = typeof c.set.status === "number" ? c.set.status : 200;
     const route: string = c.route ?? "unmatched";
     const seconds = (performance.now() - c.t0) / 1000;
-    if (opts.metrics) observeRequest(c.request.method, route, status, seconds);
+    if (metrics) metrics.observeRequest(c.request.method, route, status, seconds);
     if (LOGGED.test(route)) {
       log.info("request", {
         request_id: c.set.headers["x-request-id"], method: c.request.method, route, status,

@@ -1,7 +1,6 @@
 // Health, readiness and metrics: what load balancers and operators poll.
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
-import { renderMetrics } from "../metrics";
 import { withTimeout } from "../timeout";
 
 export function opsRoutes(deps: Deps) {
@@ -37,6 +36,6 @@ export function opsRoutes(deps: Deps) {
     }, { detail: { summary: "200 when the index is loaded and the change feed is live, else 503" } })
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
-      return renderMetrics();
+      return deps.metrics.render();
     }, { detail: { summary: "Prometheus metrics" } });
 }

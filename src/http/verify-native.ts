@@ -5,7 +5,6 @@
 // handed, unchanged, to the Elysia route, which stays the one place errors are produced. The
 // decision, the rate limits, the event and the answer come from the same Verifier either way.
 import type { Deps } from "./deps";
-import { observeRequest } from "../metrics";
 import { requestId } from "./observe";
 import { Limited, type Outcome, type Verifier } from "./verify";
 
@@ -30,7 +29,7 @@ function wellFormed(b: any): boolean {
 
 export function nativeVerify(deps: Deps, v: Verifier, fallback: (req: Request) => Response | Promise<Response>) {
   const { feed } = deps;
-  const metrics = deps.config.httpMetrics;
+  const observeRequest = deps.config.httpMetrics ? deps.metrics.observeRequest : null;
 
   const respond = (o: Outcome, id: string, t0: number): Response => {
     let res: Response;
@@ -39,7 +38,7 @@ export function nativeVerify(deps: Deps, v: Verifier, fallback: (req: Request) =
     } else {
       res = new Response(JSON.stringify(o), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
     }
-    if (metrics) observeRequest("POST", ROUTE, res.status, (performance.now() - t0) / 1000);
+    if (observeRequest) observeRequest("POST", ROUTE, res.status, (performance.now() - t0) / 1000);
     return res;
   };
 

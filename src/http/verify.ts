@@ -4,7 +4,6 @@
 import { Elysia, t } from "elysia";
 import { ApiError } from "../errors";
 import type { Decision } from "../index/types";
-import { countDecision, rateLimitedBy } from "../metrics";
 import type { Limiter, LimitResult, Refusal } from "../ratelimit/limiter";
 import { hashSecret } from "../tokens";
 import { bearer } from "./auth";
@@ -70,7 +69,7 @@ export type Verifier = ReturnType<typeof createVerifier>;
 
 /** The verify logic, independent of the transport: used by the Elysia routes and the native route. */
 export function createVerifier(deps: Deps) {
-  const { feed, events } = deps;
+  const { feed, events, metrics } = deps;
   const limits = deps.limits;
   const gateLimit = limits?.gate ?? null;
   const tokenLimit = limits?.token ?? null;
@@ -84,7 +83,7 @@ export function createVerifier(deps: Deps) {
     const now = Date.now();
     const d = index.decide(hashSecret(token), gateId, now);
     events.record(d, gateId, index.revision, now);
-    countDecision(d.reason);
+    metrics.countDecision(d.reason);
     return answer(d, gateId, index.revision);
   };
 
@@ -96,13 +95,13 @@ export function createVerifier(deps: Deps) {
   // async.
   const admit = (d: Decision, gateId: string, revision: number, now: number): VerifyAnswerJson => {
     events.record(d, gateId, revision, now);
-    countDecision(d.reason);
+    metrics.countDecision(d.reason);
     return answer(d, gateId, revision);
   };
   const refuse = (d: Decision, gateId: string, revision: number, now: number, r: Refusal): Limited => {
     const ld: Decision = { ...d, allow: false, reason: "rate_limited" as Decision["reason"] };
     events.record(ld, gateId, revision, now);
-    rateLimitedBy[r.limiter.name as "gate" | "token"].inc();
+    metrics.rateLimited(r.limiter.name as "gate" | "token");
     return new Limited(answer(ld, gateId, revision), r.limiter, r.result);
   };
   const checkLimited = (token: string, gateId: string): Outcome | Promise<Outcome> => {

@@ -9,7 +9,6 @@
 // across several.
 import type { RateLimit } from "../config";
 import { ApiError } from "../errors";
-import { rateLimited } from "../metrics";
 import { LocalLimiter, type Limiter, type LimitResult } from "./limiter";
 
 export interface LoginThrottle {
@@ -29,13 +28,12 @@ export interface LoginThrottle {
 
 const userKey = (username: string) => `u:${username.toLowerCase()}`;
 const addrKey = (source: string) => `a:${source}`;
-const byUsername = rateLimited.labels("login_username");
-const byAddress = rateLimited.labels("login_address");
 
 const refused = (r: LimitResult) =>
   new ApiError("rate_limited", "too many failed logins; try again later", { retry_after_s: r.retryAfterS }, r.retryAfterS);
 
-export function createLoginThrottle(limiter: Limiter | null): LoginThrottle {
+/** `onRefused` counts refusals (the service's metrics), by the key that refused. */
+export function createLoginThrottle(limiter: Limiter | null, onRefused: (limit: "login_username" | "login_address") => void = () => {}): LoginThrottle {
   const none = async () => {};
   if (limiter === null) return { check: async () => Date.now(), failed: none, succeeded: none, cancelled: none, stop() {} };
   return {
@@ -43,13 +41,13 @@ export function createLoginThrottle(limiter: Limiter | null): LoginThrottle {
       const now = Date.now();
       const u = await limiter.take(userKey(username), now);
       if (!u.allowed) {
-        byUsername.inc();
+        onRefused("login_username");
         throw refused(u);
       }
       const a = await limiter.take(addrKey(source), now);
       if (!a.allowed) {
         await limiter.refund(userKey(username), now);
-        byAddress.inc();
+        onRefused("login_address");
         throw refused(a);
       }
       return now;

@@ -1,7 +1,6 @@
 // The real process: started as an operator would, stopped with SIGTERM.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { hashSecret, newSecret } from "../../src/tokens";
-import { createTestDb, sleepUntil, startTestService, type TestDb } from "../setup";
+import { createTestDb, freePort, seedGrantedCard, sleepUntil, startTestService, type TestDb } from "../setup";
 import { TcpProxy } from "../tcp-proxy";
 
 let db: TestDb;
@@ -10,20 +9,9 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 
-async function freePort(): Promise<number> {
-  const s = Bun.serve({ port: 0, fetch: () => new Response() });
-  const p = s.port!;
-  s.stop(true);
-  return p;
-}
-
 describe("process lifecycle", () => {
   test("SIGTERM with two workers: stop accepting, flush every buffered event, exit 0", async () => {
-    const card = newSecret();
-    const [u] = await db.sql`insert into users (username) values ('lifecycle') returning id`;
-    await db.sql`insert into gates (id, name) values ('LC_1', 'lc')`;
-    await db.sql`insert into grants (subject_user_id, target_gate_id) values (${u!.id}, 'LC_1')`;
-    await db.sql`insert into credentials (user_id, kind, secret_hash) values (${u!.id}, 'card', ${hashSecret(card)})`;
+    const card = await seedGrantedCard(db.sql, 'lifecycle', 'LC_1');
     const port = await freePort();
     const proc = Bun.spawn(["bun", "src/main.ts"], {
       env: { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", LOG_LEVEL: "warn", EVENT_FLUSH_MS: "10000", DATA_DIR: `/tmp/pcl-lc-${process.pid}` },
