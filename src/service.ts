@@ -8,7 +8,7 @@ import { EventWriter } from "./events/event-writer";
 import { ChangeFeed } from "./feed/change-feed";
 import { startCompat, type CompatListener } from "./compat/app";
 import { createApp } from "./http/app";
-import type { Deps } from "./http/deps";
+import type { Deps } from "./deps";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { observeWrites } from "./admin/tx";

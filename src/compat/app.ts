@@ -4,7 +4,7 @@
 // 404 as in the original; a known path with another method is DRF's 405.
 import { Elysia } from "elysia";
 import { ApiError } from "../errors";
-import type { Deps } from "../http/deps";
+import type { Deps } from "../deps";
 import { requestId } from "../http/observe";
 import { sourceAddress } from "../http/auth-routes";
 import { log } from "../log";

@@ -6,7 +6,7 @@
 // not an error), frozen answer objects for every DENY, no Postgres, no Redis (unless the exact
 // rate-limit mode is configured, as for the native route), no closure made per request (but in
 // the exact mode's async path, as natively), nothing allocated but the parse and the ALLOW answer.
-import type { Deps } from "../http/deps";
+import type { Deps } from "../deps";
 import type { Decision, Reason } from "../index/types";
 import type { Limiter } from "../ratelimit/limiter";
 import { hashSecret } from "../tokens";

@@ -12,7 +12,7 @@ import { authRoutes } from "./auth-routes";
 import { bodyGuard } from "./body-guard";
 import { consoleRoutes } from "./console";
 import { deviceRoutes } from "./devices";
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 import { docs } from "./docs";
 import { observe } from "./observe";
 import { opsRoutes } from "./ops";

@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { login, revokeOwnToken } from "../admin/identity";
 import { authenticate } from "./auth";
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 import { ErrorBody } from "./schemas";
 
 /** The client's address: the socket peer, or with TRUST_PROXY the first X-Forwarded-For entry. */

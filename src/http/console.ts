@@ -12,7 +12,7 @@ import { invalid, notFound } from "../errors";
 import { log } from "../log";
 import { zoneActionRoutes } from "./admin/zone-actions";
 import { authenticate } from "./auth";
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 import { ErrorBody, parseLimit } from "./schemas";
 
 // ---------------------------------------------------------------------------------------------

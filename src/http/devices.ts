@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { deleteMyDevice, listMyDevices, registerDevice } from "../admin/identity";
 import { authenticate, requireScope } from "./auth";
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 
 export function deviceRoutes(deps: Deps) {
   const { sql } = deps;

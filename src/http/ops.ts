@@ -1,6 +1,6 @@
 // Health, readiness and metrics: what load balancers and operators poll.
 import { Elysia } from "elysia";
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 import { withTimeout } from "../timeout";
 
 export function opsRoutes(deps: Deps) {

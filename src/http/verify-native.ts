@@ -4,7 +4,7 @@
 // Content-Length or over 4 KiB, bad JSON, a field out of shape, a min_revision to wait for — is
 // handed, unchanged, to the Elysia route, which stays the one place errors are produced. The
 // decision, the rate limits, the event and the answer come from the same Verifier either way.
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 import { requestId } from "./observe";
 import { Limited, type Outcome, type Verifier } from "./verify";
 

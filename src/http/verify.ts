@@ -8,7 +8,7 @@ import type { Limiter, LimitResult, Refusal } from "../ratelimit/limiter";
 import { hashSecret } from "../tokens";
 import { bearer } from "./auth";
 import { jsonBody } from "./body";
-import type { Deps } from "./deps";
+import type { Deps } from "../deps";
 import { BatchBody, ErrorBody, VerifyAnswer, VerifyBody } from "./schemas";
 
 const MIN_REVISION_WAIT_MS = 250;

@@ -4,7 +4,7 @@ import { Elysia, t } from "elysia";
 import { COLLECTIONS, type Collection } from "../../admin/collections";
 import * as crud from "../../admin/crud";
 import { authenticate } from "../auth";
-import type { Deps } from "../deps";
+import type { Deps } from "../../deps";
 import { CollectionSchemas, ErrorBody, ListQuery, MemberBody, parseLimit } from "../schemas";
 
 const IdParam = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) });

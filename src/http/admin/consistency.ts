@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import { checkConsistency, feedSource, MAX_PAIRS } from "../../admin/consistency";
 import { invalid } from "../../errors";
 import { authenticate } from "../auth";
-import type { Deps } from "../deps";
+import type { Deps } from "../../deps";
 import { ErrorBody } from "../schemas";
 
 const Side = t.Object({ allow: t.Boolean(), reason: t.String() });

@@ -5,7 +5,7 @@ import { Elysia, t, type TSchema } from "elysia";
 import { csvToImport, IMPORT_COLLECTIONS, IMPORT_FIELDS, type FieldSpec, importData } from "../../admin/import";
 import { ApiError } from "../../errors";
 import { authenticate, type Caller } from "../auth";
-import type { Deps } from "../deps";
+import type { Deps } from "../../deps";
 import { DateTime, ErrorBody } from "../schemas";
 
 export const IMPORT_MAX_BYTES = 64 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { ApiError, invalid } from "../../errors";
 import { explain } from "../../index/explain";
 import { hashSecret } from "../../tokens";
 import { authenticate } from "../auth";
-import type { Deps } from "../deps";
+import type { Deps } from "../../deps";
 import { dateTimeMs } from "../../dates";
 import { DateTime, ListQuery, parseLimit } from "../schemas";
 

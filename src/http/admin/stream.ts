@@ -8,7 +8,7 @@ import { type LiveEvent, type LiveFilter, toLive } from "../../events/live";
 import { invalid } from "../../errors";
 import { log } from "../../log";
 import { authenticate } from "../auth";
-import type { Deps } from "../deps";
+import type { Deps } from "../../deps";
 
 const QUEUE_PER_CLIENT = 2000; // events
 const KEEPALIVE_MS = 15_000;

@@ -11,7 +11,7 @@ import { type Actor, write } from "../../admin/tx";
 import type { Sql } from "../../db/client";
 import { notFound } from "../../errors";
 import { authenticate } from "../auth";
-import type { Deps } from "../deps";
+import type { Deps } from "../../deps";
 import { ErrorBody } from "../schemas";
 
 type Action = "lock" | "unlock";

@@ -1,0 +1,20 @@
+import type { Config } from "./config";
+import type { Sql } from "./db/client";
+import type { Metrics } from "./metrics";
+import type { EventWriter } from "./events/event-writer";
+import type { ChangeFeed } from "./feed/change-feed";
+import type { RateLimits } from "./ratelimit/limiter";
+import type { LoginThrottle } from "./ratelimit/login-throttle";
+
+/** What the services and the transports (HTTP, compat) are built from; main.ts (and tests) assemble it. */
+export interface Deps {
+  config: Readonly<Config>;
+  sql: Sql;
+  feed: ChangeFeed;
+  events: EventWriter;
+  loginThrottle: LoginThrottle;
+  /** Verify (gate, token) and login limiters, and their Redis state. */
+  limits: RateLimits;
+  /** This instance's metrics: its own registry, counters and scrape-time gauges. */
+  metrics: Metrics;
+}
