@@ -5,6 +5,7 @@ import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
 import type { RateLimits } from "./ratelimit/limiter";
 import type { LoginThrottle } from "./ratelimit/login-throttle";
+import type { Verify } from "./verify/verify";
 
 /** What the services and the transports (HTTP, compat) are built from; main.ts (and tests) assemble it. */
 export interface Deps {
@@ -17,4 +18,6 @@ export interface Deps {
   limits: RateLimits;
   /** This instance's metrics: its own registry, counters and scrape-time gauges. */
   metrics: Metrics;
+  /** The one verify function (src/verify/verify.ts), shared by every transport. */
+  verify: Verify;
 }

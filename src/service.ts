@@ -15,6 +15,7 @@ import { observeWrites } from "./admin/tx";
 import { createLimiters } from "./ratelimit/limiter";
 import { createLoginThrottle } from "./ratelimit/login-throttle";
 import { RedisLink } from "./ratelimit/redis";
+import { createVerify } from "./verify/verify";
 
 export interface Service {
   deps: Deps;
@@ -58,7 +59,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   if (redis && !(await redis.ready(2000))) log.warn("rate limits: Redis not reachable at start; deciding locally until it is", { mode: config.rateLimitMode });
   const limits = createLimiters(config, redis);
   const loginThrottle = createLoginThrottle(limits.login, (limit) => metrics.rateLimited(limit));
-  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics };
+  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, verify: createVerify({ feed, events, limits, metrics }) };
   const app = createApp(deps);
   if (opts.listen) {
     // idleTimeout (s): a client that stalls mid-request (slowloris) or keeps an idle connection is

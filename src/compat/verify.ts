@@ -1,15 +1,14 @@
-// POST /api/v1/access/verify on the compatibility port: the native verify path (hash, decide()
-// from the in-memory index, record the event) with the original service's request and answer.
-// Always 200: {"decision": "ALLOW"|"DENY", "reason": R} plus "duration_ms" on ALLOW.
+// POST /api/v1/access/verify on the compatibility port: an adapter of the verify core
+// (src/verify/verify.ts — decision, rate limits, event, the same as the native routes') with the
+// original service's request and answer. Always 200: {"decision": "ALLOW"|"DENY", "reason": R}
+// plus "duration_ms" on ALLOW.
 //
 // As cheap as the native route: plain checks instead of a schema (every failure is a 200 answer,
 // not an error), frozen answer objects for every DENY, no Postgres, no Redis (unless the exact
-// rate-limit mode is configured, as for the native route), no closure made per request (but in
-// the exact mode's async path, as natively), nothing allocated but the parse and the ALLOW answer.
+// rate-limit mode is configured, as for the native route).
 import type { Deps } from "../deps";
 import type { Decision, Reason } from "../index/types";
-import type { Limiter } from "../ratelimit/limiter";
-import { hashSecret } from "../tokens";
+import type { Outcome } from "../verify/verify";
 
 export type CompatReason = "OK" | "INVALID_REQUEST" | "UNKNOWN_GATE" | "TOKEN_INVALID" | "DEVICE_INACTIVE" | "NO_PERMISSION" | "RATE_LIMIT";
 
@@ -78,78 +77,38 @@ export async function parseVerifyBody({ request }: { request: Request }): Promis
   }
 }
 
+/** The request's gate and token, validated as the original did; null: INVALID_REQUEST. */
+function fields(body: unknown): [gateId: string, token: string] | null {
+  if (body === NOT_JSON) return null;
+  const b = body as Record<string, unknown>;
+  const g = b.gate_id;
+  const t = b.token;
+  if (typeof g !== "string" || typeof t !== "string") return null;
+  const gateId = g.trim();
+  const token = t.trim();
+  if (gateId.length === 0 || token.length < 8 || token.length > 128) return null;
+  return [gateId, token];
+}
+
 /**
- * The handler, built once per app: validates, decides, applies the rate limits, records, answers.
- * The limits are the native verify's own limiter objects (deps.limits), taken in the same order
- * with the same keys (src/http/verify.ts): the decision first (it names the credential), then
- * the per-credential limit ("c:<credential id>", or "h:<token hash>" for an unknown token), then
- * the per-gate one; a refused request is an access event with reason rate_limited and answers
- * 200 {"decision": "DENY", "reason": "RATE_LIMIT"}, as the original did. A token and a gate share
- * one budget across both ports. With both limits off the handler has no limit code at all.
+ * An outcome in the original's words. A verify refused by a rate limit (the native limits: one
+ * budget per token and gate across both ports) answers RATE_LIMIT with 200, as the original did.
  */
+function toCompat(o: Outcome): CompatAnswer {
+  if (o.refusal !== null) return DENY_RATE_LIMIT;
+  const d = o.decision as Decision;
+  if (d.allow) return { decision: "ALLOW", reason: "OK", duration_ms: d.unlockMs };
+  const gate = o.index.gates.get(o.gateId);
+  return compatAnswer(d, gate !== undefined && gate.mode !== "disabled");
+}
+
+/** The handler, built once per app: validates, then the verify core, then the original's answer. */
 export function compatVerify(deps: Deps) {
-  const { feed, events, metrics } = deps;
-  const gateLimit: Limiter | null = deps.limits?.gate ?? null;
-  const tokenLimit: Limiter | null = deps.limits?.token ?? null;
-
-  /** The request's gate and token, validated as the original did; null: INVALID_REQUEST. */
-  const fields = (body: unknown): [gateId: string, token: string] | null => {
-    if (body === NOT_JSON) return null;
-    const b = body as Record<string, unknown>;
-    const g = b.gate_id;
-    const t = b.token;
-    if (typeof g !== "string" || typeof t !== "string") return null;
-    const gateId = g.trim();
-    const token = t.trim();
-    if (gateId.length === 0 || token.length < 8 || token.length > 128) return null;
-    return [gateId, token];
-  };
-
-  const unlimited = ({ body }: { body: unknown }): CompatAnswer => {
-    const f = fields(body);
-    if (f === null) return DENY_INVALID;
-    const gateId = f[0];
-    const index = feed.current;
-    const now = Date.now();
-    const d = index.decide(hashSecret(f[1]), gateId, now);
-    events.record(d, gateId, index.revision, now);
-    metrics.countDecision(d.reason);
-    if (d.allow) return { decision: "ALLOW", reason: "OK", duration_ms: d.unlockMs };
-    const gate = index.gates.get(gateId);
-    return compatAnswer(d, gate !== undefined && gate.mode !== "disabled");
-  };
-  if (gateLimit === null && tokenLimit === null) return unlimited;
-
-  const admit = (d: Decision, gateId: string, revision: number, now: number, gateKnown: boolean): CompatAnswer => {
-    events.record(d, gateId, revision, now);
-    metrics.countDecision(d.reason);
-    return compatAnswer(d, gateKnown);
-  };
-  const refuse = (d: Decision, gateId: string, revision: number, now: number, limiter: Limiter): CompatAnswer => {
-    events.record({ ...d, allow: false, reason: "rate_limited" as Decision["reason"] }, gateId, revision, now);
-    metrics.rateLimited(limiter.name as "gate" | "token");
-    return DENY_RATE_LIMIT;
-  };
-  const gateStep = (d: Decision, gateId: string, revision: number, now: number, gateKnown: boolean): CompatAnswer | Promise<CompatAnswer> => {
-    if (gateLimit === null) return admit(d, gateId, revision, now, gateKnown);
-    const g = gateLimit.take(gateId, now);
-    if (g instanceof Promise) return g.then((r) => (r.allowed ? admit(d, gateId, revision, now, gateKnown) : refuse(d, gateId, revision, now, gateLimit)));
-    return g.allowed ? admit(d, gateId, revision, now, gateKnown) : refuse(d, gateId, revision, now, gateLimit);
-  };
+  const { verify } = deps;
   return ({ body }: { body: unknown }): CompatAnswer | Promise<CompatAnswer> => {
     const f = fields(body);
     if (f === null) return DENY_INVALID;
-    const gateId = f[0];
-    const hash = hashSecret(f[1]);
-    const index = feed.current;
-    const now = Date.now();
-    const d = index.decide(hash, gateId, now);
-    const revision = index.revision;
-    const gate = index.gates.get(gateId);
-    const gateKnown = gate !== undefined && gate.mode !== "disabled";
-    if (tokenLimit === null) return gateStep(d, gateId, revision, now, gateKnown);
-    const t = tokenLimit.take(d.credentialId !== undefined ? "c:" + d.credentialId : "h:" + hash, now);
-    if (t instanceof Promise) return t.then((r) => (r.allowed ? gateStep(d, gateId, revision, now, gateKnown) : refuse(d, gateId, revision, now, tokenLimit)));
-    return t.allowed ? gateStep(d, gateId, revision, now, gateKnown) : refuse(d, gateId, revision, now, tokenLimit);
+    const o = verify(f[1], f[0]);
+    return o instanceof Promise ? o.then(toCompat) : toCompat(o);
   };
 }

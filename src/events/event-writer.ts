@@ -101,8 +101,8 @@ export class EventWriter {
     this.replaySpilled();
   }
 
-  /** The verify path's one call: the decision becomes an event with an id made now. */
-  record(d: Decision, gateId: string, revision: number, at: number): void {
+  /** The verify path's one call: the decision (reason rate_limited too) becomes an event with an id made now. */
+  record(d: Pick<Decision, "allow" | "userId" | "credentialId" | "credentialKind"> & { reason: string }, gateId: string, revision: number, at: number): void {
     this.push({
       id: Bun.randomUUIDv7(), at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null,
       isDevice: d.credentialKind === "device", allow: d.allow, reason: d.reason, revision,

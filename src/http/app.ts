@@ -16,7 +16,7 @@ import type { Deps } from "../deps";
 import { docs } from "./docs";
 import { observe } from "./observe";
 import { opsRoutes } from "./ops";
-import { createVerifier, verifyRoutes } from "./verify";
+import { verifyRoutes } from "./verify";
 import { nativeVerify } from "./verify-native";
 
 /** Elysia's validation error → our body, naming the first failing field. */
@@ -36,9 +36,8 @@ function validationError(error: any): ApiError {
 
 export function createApp(deps: Deps) {
   deps.metrics.attach(deps);
-  const verifier = createVerifier(deps);
   // The hot route, served natively by Bun when listening; it falls back to the Elysia route below.
-  const native = nativeVerify(deps, verifier, (req) => app.fetch(req));
+  const native = nativeVerify(deps, (req) => app.fetch(req));
   const app = new Elysia({
     serve: { maxRequestBodySize: 64 * 1024 * 1024, routes: { "/api/v1/access/verify": { POST: native } } } as any,
     // Reject unknown fields (a typo like "gateid" must not pass silently) instead of stripping them.
@@ -65,7 +64,7 @@ export function createApp(deps: Deps) {
     .use(bodyGuard())
     .use(docs())
     .use(opsRoutes(deps))
-    .use(verifyRoutes(deps, verifier))
+    .use(verifyRoutes(deps))
     .use(authRoutes(deps))
     .use(deviceRoutes(deps))
     .use(adminInsightRoutes(deps))
