@@ -14,6 +14,8 @@ export interface Config {
   databaseUrl: string | null;
   dataDir: string;
   embeddedPgPort: number;
+  /** How long a start waits for an unreachable Postgres (retrying with backoff); 0: not at all. */
+  startupDbWaitMs: number;
   redisUrl: string | null;
   adminBootstrapToken: string | null;
   logLevel: LogLevel;
@@ -90,6 +92,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!(ms > 0)) problems.push(`${name}=${JSON.stringify(raw)}: expected a duration like 250ms, 30s, 5m, 12h, 7d`);
     return ms;
   };
+  const wait = (name: string, def: string): number => {
+    const raw = env[name] || def;
+    const ms = raw.trim() === "0" ? 0 : parseDuration(raw);
+    if (!(ms >= 0)) problems.push(`${name}=${JSON.stringify(raw)}: expected a duration like 30s or 2m, or 0 not to wait`);
+    return ms;
+  };
   const limit = (name: string, def: string): RateLimit | null => {
     const raw = env[name] || def;
     const parsed = parseRateLimit(raw);
@@ -142,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: url("DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: env.DATA_DIR || "./.data",
     embeddedPgPort: int("EMBEDDED_PG_PORT", 54329, 1, 65535),
+    startupDbWaitMs: wait("STARTUP_DB_WAIT", "30s"),
     redisUrl,
     adminBootstrapToken: bootstrap,
     logLevel,

@@ -6,6 +6,7 @@ import { ensureBootstrapToken } from "./bootstrap";
 import { createSql } from "./db/client";
 import { type Embedded, startEmbedded } from "./db/embedded";
 import { migrate } from "./db/migrate";
+import { describeConnectError, StartupError, waitForDatabase } from "./db/startup";
 import { loadDemoData, printDemoTokens } from "./demo";
 import { log, setLogLevel } from "./log";
 import { primaryMetricsHub, workerMetricsLink } from "./metrics-host";
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
   if (!databaseUrl) {
     const pg = (embedded = await startEmbedded(config.dataDir, config.embeddedPgPort, "portcullis", true));
     databaseUrl = pg.url;
-    log.info("embedded Postgres started", { dir: config.dataDir, port: config.embeddedPgPort });
+    log.info("embedded Postgres started", { dir: config.dataDir, port: config.embeddedPgPort, url: pg.url });
+  } else if (!isWorker) {
+    await waitForDatabase(databaseUrl, config.startupDbWaitMs);
   }
 
   let demo = null;
@@ -82,7 +85,11 @@ async function main(): Promise<void> {
 // logged, not fatal: the verify path must keep answering from the index.
 process.on("unhandledRejection", (e: any) => log.error("unhandled rejection", { error: String(e?.stack ?? e) }));
 
+// A start that fails says why in one sentence with the fix (src/db/startup.ts); only an error we
+// did not foresee — a bug — is logged with its stack.
 main().catch((e) => {
-  log.error("failed to start", { error: String(e?.stack ?? e) });
+  if (e instanceof StartupError) log.error(`cannot start: ${e.message}`);
+  else if (typeof e?.code === "string" && process.env.DATABASE_URL) log.error(`cannot start: ${describeConnectError(e, process.env.DATABASE_URL).message}`);
+  else log.error("failed to start", { error: String(e?.stack ?? e) });
   process.exit(1);
 });

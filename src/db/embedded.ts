@@ -1,11 +1,39 @@
 // With no DATABASE_URL, an embedded Postgres (real binaries from npm) in DATA_DIR, so the service
 // and its tests run on a machine with nothing but Bun.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { StartupError } from "./startup";
 
 export interface Embedded {
   url: string;
   stop(): Promise<void>;
+}
+
+/** The URL of the embedded Postgres on `port` (its superuser; only 127.0.0.1 can reach it). */
+export function embeddedUrl(port: number, database = "portcullis"): string {
+  return `postgres://postgres:postgres@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * The embedded Postgres already running in `dataDir` (started by a running service), from
+ * Postgres' own DATA_DIR/pg/postmaster.pid (pid on line 1, port on line 4) — or null when none is.
+ */
+export function runningEmbedded(dataDir: string, database = "portcullis"): { url: string; pid: number; port: number } | null {
+  let lines: string[];
+  try {
+    lines = readFileSync(resolve(dataDir, "pg", "postmaster.pid"), "utf8").split("\n");
+  } catch {
+    return null;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return null;
+  try {
+    process.kill(pid, 0);
+  } catch (e: any) {
+    if (e?.code !== "EPERM") return null; // a stale file: that Postgres is gone (EPERM: alive, another OS user's)
+  }
+  return { url: embeddedUrl(port, database), pid, port };
 }
 
 const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
@@ -25,6 +53,10 @@ export async function startEmbedded(dataDir: string, port: number, database = "p
     }
   }
   const dir = resolve(dataDir, "pg");
+  const running = runningEmbedded(dataDir, database);
+  if (running) {
+    throw new StartupError(`DATA_DIR ${resolve(dataDir)} is in use: its embedded Postgres (pid ${running.pid}) already runs on port ${running.port}; stop the Portcullis that started it, or give this one its own DATA_DIR.`);
+  }
   mkdirSync(resolve(dataDir), { recursive: true });
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -41,12 +73,12 @@ export async function startEmbedded(dataDir: string, port: number, database = "p
     await pg.start();
   } catch (e) {
     // start() rejects with undefined when Postgres dies early (port taken, stale pid file…)
-    throw new Error(`embedded Postgres in ${dir} failed to start on port ${port}: ${e ?? "it exited early"}`);
+    throw new StartupError(`the embedded Postgres in ${dir} did not start on port ${port} (${e ?? "it exited at once"}): is the port taken? Set EMBEDDED_PG_PORT to a free one.`);
   }
   try {
     await pg.createDatabase(database);
   } catch {
     // exists already
   }
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`, stop: () => pg.stop() };
+  return { url: embeddedUrl(port, database), stop: () => pg.stop() };
 }
