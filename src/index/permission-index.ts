@@ -1,41 +1,131 @@
 // THE INDEX: the whole permission graph compiled for constant-time decisions. Pure — it imports
-// nothing from the database or HTTP layers. Incremental updates mutate it synchronously (a verify
-// never runs mid-update: JavaScript is single-threaded); a full rebuild builds a new index and the
-// caller swaps the reference.
+// nothing from the database or HTTP layers.
+//
+// Layout: the bulk (credentials, users, grants, memberships, the compiled per-user and per-group
+// grant lists) lives in typed arrays — ids interned to integers once (KeyTable), columns indexed
+// by those integers, lists in pools (ListPool) — so a full garbage collection does not visit a
+// million objects. The small tables (gates, zones, groups, schedules: thousands of rows) are
+// ordinary objects, so a new gate or zone field is one more property. Incremental updates
+// overwrite columns in place and append replaced lists to their pool (a verify never runs
+// mid-update: JavaScript is single-threaded); the garbage they leave is dropped by the next full
+// build. `toParts()`/`fromParts()` move a built index between threads as transferable buffers.
 import { TzClock } from "./clock";
+import { grown, ListPool, type ListPoolParts, roomFor, TextColumn, type TextColumnParts } from "./columns";
+import { KeyTable, type KeyTableParts } from "./key-table";
 import { CompiledSchedule } from "./schedule";
 import type {
-  ChangeSet, CredentialRec, Decision, GateRec, GrantRec, GroupRec, Reason, ScheduleRec, Snapshot,
-  UserRec, ZoneRec,
+  ChangeSet, CredentialKind, CredentialRec, Decision, GateRec, GrantRec, GroupRec, Reason, ScheduleRec,
+  Snapshot, UserRec, ZoneRec,
 } from "./types";
 
-/** Grants keyed by their target. */
-export interface GrantTable {
-  byGate: Map<string, GrantRec[]> | null;
-  byZone: Map<string, GrantRec[]> | null;
+// ---- packed flags ----
+const KINDS: CredentialKind[] = ["card", "pin", "api", "device", "session"];
+const SCOPE_LISTS: readonly string[][] = [[], ["admin"], ["user"], ["admin", "user"]].map((l) => Object.freeze(l) as string[]);
+const C_PRESENT = 1 << 7, C_REVOKED = 1 << 3, C_DEVICE_REVOKED = 1 << 4, C_SCOPE_SHIFT = 5;
+const U_PRESENT = 1, U_ACTIVE = 2;
+const G_PRESENT = 1, G_DENY = 2, G_USER = 4, G_GROUP = 8;
+const NO_TARGET = -1;
+const NO_SCHEDULE = -1;
+
+function credBits(c: CredentialRec): number {
+  const k = KINDS.indexOf(c.kind);
+  const s = (c.scopes.includes("admin") ? 1 : 0) | (c.scopes.includes("user") ? 2 : 0);
+  return C_PRESENT | (k < 0 ? 0 : k) | (c.revoked ? C_REVOKED : 0) | (c.deviceRevoked === true ? C_DEVICE_REVOKED : 0) | (s << C_SCOPE_SHIFT);
 }
 
-/**
- * What a decision reads for one user: the user's own grants, and for each group the user is a
- * direct member of, that group's closure — its grants and those of every ancestor. Closures are
- * compiled once per group and shared by all its members (memory grows with groups, not with
- * users × inherited grants), and a closure is recompiled in place, so members need no update
- * when a grant of some ancestor changes.
- */
-export interface UserGrants {
-  own: GrantTable | null;
-  groups: GrantTable[];
+// Outcomes past the credential checks: an unlock time (≥ 0) when granted, else a refusal code.
+const INACTIVE = -1, UNKNOWN_GATE = -2, DISABLED = -3, LOCKED = -4, DENIED = -5, OUTSIDE = -6, NO_GRANT = -7;
+const REFUSAL: Record<number, Reason> = {
+  [INACTIVE]: "inactive_user", [UNKNOWN_GATE]: "unknown_gate", [DISABLED]: "gate_disabled", [LOCKED]: "gate_locked",
+  [DENIED]: "denied", [OUTSIDE]: "outside_schedule", [NO_GRANT]: "no_grant",
+};
+
+const UNKNOWN_TOKEN: Decision = Object.freeze({
+  allow: false, reason: "unknown_token", userId: undefined, credentialId: undefined, credentialKind: undefined,
+  deviceRevoked: false, unlockMs: 0,
+}) as Decision;
+
+/** A gate as decisions read it: its record and its grant-target keys (gate, and zone or -1). */
+interface GateSlot {
+  rec: GateRec;
+  key: number;
+  zoneKey: number;
 }
 
-const NO_GRANTS: UserGrants = { own: null, groups: [] };
+/** Small string → integer interning for the small tables. */
+class Names {
+  readonly ix = new Map<string, number>();
+  readonly ids: string[] = [];
+  constructor(ids: string[] = []) {
+    for (const id of ids) this.intern(id);
+  }
+  intern(id: string): number {
+    let n = this.ix.get(id);
+    if (n === undefined) {
+      n = this.ids.length;
+      this.ids.push(id);
+      this.ix.set(id, n);
+    }
+    return n;
+  }
+}
 
-function refused(reason: Reason, cred?: CredentialRec): Decision {
-  return {
-    allow: false, reason, userId: cred?.userId, credentialId: cred?.id, credentialKind: cred?.kind,
-    deviceRevoked: cred?.deviceRevoked === true, unlockMs: 0,
+/** Everything an index is, as transferable buffers plus the small tables' plain records. */
+export interface IndexParts {
+  revision: number;
+  users: { ids: KeyTableParts; flags: Uint8Array; from: Float64Array; until: Float64Array; names: TextColumnParts; count: number };
+  grants: {
+    ids: KeyTableParts; flags: Uint8Array; subject: Int32Array; target: Int32Array; schedule: Int32Array;
+    from: Float64Array; until: Float64Array; count: number;
+  };
+  credentials: {
+    ids: KeyTableParts; bits: Uint8Array; user: Int32Array; expires: Float64Array; from: Float64Array; hash: Int32Array;
+    digests: KeyTableParts; digestCred: Int32Array;
+  };
+  lists: { userOwn: ListPoolParts; userGroups: ListPoolParts; groupOwn: ListPoolParts; closures: ListPoolParts };
+  small: {
+    groups: GroupRec[]; zones: ZoneRec[]; gates: GateRec[]; schedules: ScheduleRec[];
+    groupIds: string[]; zoneIds: string[]; gateIds: string[]; scheduleIds: string[];
   };
 }
-const UNKNOWN_TOKEN = Object.freeze(refused("unknown_token"));
+
+/** The ArrayBuffers of `parts`, for postMessage's transfer list (moved, not copied). */
+export function transferables(parts: IndexParts): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const walk = (v: unknown) => {
+    if (ArrayBuffer.isView(v)) out.add(v.buffer as ArrayBuffer);
+    else if (v !== null && typeof v === "object" && !Array.isArray(v)) for (const x of Object.values(v)) walk(x);
+  };
+  walk({ users: parts.users, grants: parts.grants, credentials: parts.credentials, lists: parts.lists });
+  return [...out];
+}
+
+/** Read-only Map-shaped views over the compact tables, for callers and tools (not the hot path). */
+export interface ReadonlyMapLike<K, V> {
+  readonly size: number;
+  get(k: K): V | undefined;
+  has(k: K): boolean;
+  keys(): IterableIterator<K>;
+  values(): IterableIterator<V>;
+  [Symbol.iterator](): IterableIterator<[K, V]>;
+}
+
+function view<V>(size: () => number, rows: () => Iterable<[string, V]>, get: (k: string) => V | undefined): ReadonlyMapLike<string, V> {
+  return {
+    get size() {
+      return size();
+    },
+    get,
+    has: (k) => get(k) !== undefined,
+    *keys() {
+      for (const [k] of rows()) yield k;
+    },
+    *values() {
+      for (const [, v] of rows()) yield v;
+    },
+    [Symbol.iterator]: () => rows()[Symbol.iterator]() as IterableIterator<[string, V]>,
+  };
+}
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
   let s = m.get(k);
@@ -49,96 +139,276 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 
 export class PermissionIndex {
   revision = 0;
-  readonly users = new Map<string, UserRec>();
+
+  // ---- users (interned ids; columns by user number) ----
+  private userIds: KeyTable;
+  private userFlags: Uint8Array;
+  private userFrom: Float64Array;
+  private userUntil: Float64Array;
+  private userNames: TextColumn;
+  private userCount: number;
+  // ---- grants ----
+  private grantIds: KeyTable;
+  private grantFlags: Uint8Array;
+  private grantSubject: Int32Array;
+  /** Gate number × 2, zone number × 2 + 1, or -1. */
+  private grantTarget: Int32Array;
+  private grantSchedule: Int32Array;
+  private grantFrom: Float64Array;
+  private grantUntil: Float64Array;
+  private grantCount: number;
+  // ---- credentials ----
+  private credIds: KeyTable;
+  private credBits: Uint8Array;
+  private credUser: Int32Array;
+  private credExpires: Float64Array;
+  private credFrom: Float64Array;
+  /** The digest entry the credential was stored under (-1: none). */
+  private credHash: Int32Array;
+  /** SHA-256 hex of the secret → credential number: the one lookup a verify starts with. */
+  private digests: KeyTable;
+  private digestCred: Int32Array;
+  // ---- lists ----
+  /** A user's own grants, in the order they were added. */
+  private userOwn: ListPool;
+  /** A user's direct groups (group numbers). */
+  private userGroups: ListPool;
+  private groupOwn: ListPool;
+  /** A group's grants and those of every ancestor, sorted by target key (binary-searched). */
+  private closures: ListPool;
+  // ---- small tables: ordinary objects ----
   readonly groups = new Map<string, GroupRec>();
   readonly zones = new Map<string, ZoneRec>();
   readonly gates = new Map<string, GateRec>();
   readonly schedules = new Map<string, CompiledSchedule>();
-  readonly grants = new Map<string, GrantRec>();
-  /** SHA-256 hex of the secret → credential: the one lookup a verify starts with. */
-  readonly credentialsByHash = new Map<string, CredentialRec>();
-  readonly credentialsById = new Map<string, CredentialRec>();
-
-  readonly groupsOfUser = new Map<string, Set<string>>();
-  readonly membersOfGroup = new Map<string, Set<string>>();
   readonly childrenOfGroup = new Map<string, Set<string>>();
-  readonly grantsOfUser = new Map<string, Set<string>>();
-  readonly grantsOfGroup = new Map<string, Set<string>>();
-  /** Group → the grants of it and of every ancestor (cycle-safe). */
-  readonly groupClosures = new Map<string, GrantTable>();
-  readonly compiled = new Map<string, UserGrants>();
+  private readonly gateSlots = new Map<string, GateSlot>();
+  private readonly groupNames: Names;
+  private readonly zoneNames: Names;
+  private readonly gateNames: Names;
+  private readonly scheduleNames: Names;
+  private scheduleAt: Array<CompiledSchedule | undefined> = [];
   private readonly clocks = new Map<string, TzClock>();
 
+  constructor(parts?: IndexParts) {
+    const p = parts ?? emptyParts();
+    this.revision = p.revision;
+    const u = p.users, g = p.grants, c = p.credentials, l = p.lists, s = p.small;
+    this.userIds = new KeyTable(u.ids);
+    this.userFlags = u.flags;
+    this.userFrom = u.from;
+    this.userUntil = u.until;
+    this.userNames = new TextColumn(u.names);
+    this.userCount = u.count;
+    this.grantIds = new KeyTable(g.ids);
+    this.grantFlags = g.flags;
+    this.grantSubject = g.subject;
+    this.grantTarget = g.target;
+    this.grantSchedule = g.schedule;
+    this.grantFrom = g.from;
+    this.grantUntil = g.until;
+    this.grantCount = g.count;
+    this.credIds = new KeyTable(c.ids);
+    this.credBits = c.bits;
+    this.credUser = c.user;
+    this.credExpires = c.expires;
+    this.credFrom = c.from;
+    this.credHash = c.hash;
+    this.digests = new KeyTable(c.digests);
+    this.digestCred = c.digestCred;
+    this.userOwn = new ListPool(l.userOwn);
+    this.userGroups = new ListPool(l.userGroups);
+    this.groupOwn = new ListPool(l.groupOwn);
+    this.closures = new ListPool(l.closures);
+    this.groupNames = new Names(s.groupIds);
+    this.zoneNames = new Names(s.zoneIds);
+    this.gateNames = new Names(s.gateIds);
+    this.scheduleNames = new Names(s.scheduleIds);
+    for (const z of s.zones) this.zones.set(z.id, z);
+    for (const gr of s.groups) this.putGroup(gr);
+    for (const gt of s.gates) this.putGate(gt);
+    for (const sc of s.schedules) this.putSchedule(sc);
+  }
+
+  /** Rebuilds an index moved from another thread (its buffers are used as they are). */
+  static fromParts(parts: IndexParts): PermissionIndex {
+    return new PermissionIndex(parts);
+  }
+
+  /** The index as buffers (shared with this index: transfer them only when this one is dropped). */
+  toParts(): IndexParts {
+    return {
+      revision: this.revision,
+      users: {
+        ids: this.userIds.parts(), flags: this.userFlags, from: this.userFrom, until: this.userUntil,
+        names: this.userNames.parts(), count: this.userCount,
+      },
+      grants: {
+        ids: this.grantIds.parts(), flags: this.grantFlags, subject: this.grantSubject, target: this.grantTarget,
+        schedule: this.grantSchedule, from: this.grantFrom, until: this.grantUntil, count: this.grantCount,
+      },
+      credentials: {
+        ids: this.credIds.parts(), bits: this.credBits, user: this.credUser, expires: this.credExpires, from: this.credFrom,
+        hash: this.credHash, digests: this.digests.parts(), digestCred: this.digestCred,
+      },
+      lists: {
+        userOwn: this.userOwn.parts(), userGroups: this.userGroups.parts(), groupOwn: this.groupOwn.parts(),
+        closures: this.closures.parts(),
+      },
+      small: {
+        groups: [...this.groups.values()], zones: [...this.zones.values()], gates: [...this.gates.values()],
+        schedules: [...this.schedules.values()].map((s) => s.rec),
+        groupIds: this.groupNames.ids, zoneIds: this.zoneNames.ids, gateIds: this.gateNames.ids, scheduleIds: this.scheduleNames.ids,
+      },
+    };
+  }
+
   static fromSnapshot(s: Snapshot): PermissionIndex {
-    const ix = new PermissionIndex();
-    for (const step of ix.buildSteps(s)) for (const _ of step()) { /* run to completion */ }
-    return ix;
+    return buildIndex(s);
   }
 
   /**
-   * The same build, yielding to the event loop every `sliceMs`: a rebuild of a million credentials
-   * takes seconds, and the index in force must keep answering verifies meanwhile.
+   * The same build, letting the event loop run between its phases. (The service builds in a
+   * worker thread; this is for in-process tools.)
    */
-  static async build(s: Snapshot, sliceMs = 4): Promise<PermissionIndex> {
-    const ix = new PermissionIndex();
-    let t0 = performance.now();
-    for (const step of ix.buildSteps(s)) {
-      for (const _ of step()) {
-        if (performance.now() - t0 > sliceMs) {
-          await new Promise((r) => setImmediate(r));
-          t0 = performance.now();
-        }
-      }
-    }
+  static async build(s: Snapshot, _sliceMs = 4): Promise<PermissionIndex> {
+    await new Promise((r) => setImmediate(r));
+    const ix = buildIndex(s);
+    await new Promise((r) => setImmediate(r));
     return ix;
   }
 
-  /** Build phases; each yields every few thousand items so the caller may pause between. */
-  private buildSteps(s: Snapshot): Array<() => Generator<void>> {
-    const CHUNK = 2048;
-    const each = <T>(items: Iterable<T>, f: (x: T) => void) => function* () {
-      let n = 0;
-      for (const x of items) {
-        f(x);
-        if (++n % CHUNK === 0) yield;
-      }
-      yield; // and between phases
+  // ---------------------------------------------------------------------------------------------
+  // Decisions
+
+  /** The decision for a presented secret (by its hash) at a gate, at instant `now`. */
+  decide(secretHash: string, gateId: string, now: number): Decision {
+    const e = this.digests.find(secretHash);
+    if (e < 0) return UNKNOWN_TOKEN;
+    const c = this.digestCred[e]!;
+    if (c < 0) return UNKNOWN_TOKEN;
+    const bits = this.credBits[c]!;
+    const user = this.credUser[c]!;
+    if ((bits & C_REVOKED) !== 0) return this.refusedRow("revoked_token", c);
+    if (now >= this.credExpires[c]!) return this.refusedRow("expired_token", c);
+    if (now < this.credFrom[c]!) return this.refusedRow("not_yet_valid", c);
+    const r = this.outcome(user, gateId, now);
+    if (r < 0) return this.refusedRow(REFUSAL[r]!, c);
+    return {
+      allow: true, reason: "granted", userId: this.userIds.key(user), credentialId: this.credIds.key(c),
+      credentialKind: KINDS[bits & 7], deviceRevoked: false, unlockMs: r,
     };
-    this.revision = s.revision;
-    return [
-      each(s.users, (u) => this.users.set(u.id, u)),
-      each(s.groups, (g) => this.putGroup(g)),
-      each(s.memberships, ([g, u]) => {
-        addTo(this.groupsOfUser, u, g);
-        addTo(this.membersOfGroup, g, u);
-      }),
-      each(s.zones, (z) => this.zones.set(z.id, z)),
-      each(s.gates, (g) => this.gates.set(g.id, g)),
-      each(s.schedules, (sc) => this.putSchedule(sc)),
-      each(s.grants, (g) => this.putGrant(g)),
-      each(s.credentials, (c) => {
-        // Share the user's id string rather than keep a copy per credential.
-        const u = this.users.get(c.userId);
-        if (u !== undefined) c.userId = u.id;
-        this.putCredential(c);
-      }),
-      () => each(this.groups.keys(), (id) => void this.compileClosure(id))(),
-      () => each(this.users.keys(), (id) => this.compileUser(id))(),
-    ];
   }
 
-  /** Applies the state of every changed row, then recompiles only the users it touches. */
+  /** The decision for a credential record (e.g. one from credentialsByHash) at a gate. */
+  decideFor(cred: CredentialRec, gateId: string, now: number): Decision {
+    const refused = (reason: Reason): Decision => ({
+      allow: false, reason, userId: cred.userId, credentialId: cred.id, credentialKind: cred.kind,
+      deviceRevoked: cred.deviceRevoked === true, unlockMs: 0,
+    });
+    if (cred.revoked) return refused("revoked_token");
+    if (now >= cred.expiresAt) return refused("expired_token");
+    if (now < cred.validFrom) return refused("not_yet_valid");
+    const r = this.outcome(this.userIds.find(cred.userId), gateId, now);
+    if (r < 0) return refused(REFUSAL[r]!);
+    return {
+      allow: true, reason: "granted", userId: cred.userId, credentialId: cred.id, credentialKind: cred.kind,
+      deviceRevoked: false, unlockMs: r,
+    };
+  }
+
+  private refusedRow(reason: Reason, c: number): Decision {
+    const bits = this.credBits[c]!;
+    return {
+      allow: false, reason, userId: this.userIds.key(this.credUser[c]!), credentialId: this.credIds.key(c),
+      credentialKind: KINDS[bits & 7], deviceRevoked: (bits & C_DEVICE_REVOKED) !== 0, unlockMs: 0,
+    };
+  }
+
+  /** Past the credential checks: the user, the gate, then the strongest grant state. */
+  private outcome(u: number, gateId: string, now: number): number {
+    if (u < 0 || u >= this.userCount) return INACTIVE;
+    if ((this.userFlags[u]! & (U_PRESENT | U_ACTIVE)) !== (U_PRESENT | U_ACTIVE) || now < this.userFrom[u]! || now >= this.userUntil[u]!) {
+      return INACTIVE;
+    }
+    const gate = this.gateSlots.get(gateId);
+    if (gate === undefined) return UNKNOWN_GATE;
+    const mode = gate.rec.mode;
+    if (mode !== "normal") return mode === "locked" ? LOCKED : DISABLED;
+    const gk = gate.key, zk = gate.zoneKey;
+    // 0 nothing, 1 an allow closed by its schedule, 2 an allow in force, 3 a deny in force
+    let allowed = 0;
+    const own = this.userOwn, data = own.data;
+    for (let i = own.start[u]!, end = i + own.len[u]!; i < end; i++) {
+      const g = data[i]!, t = this.grantTarget[g]!;
+      if (t !== gk && (t !== zk || zk < 0)) continue;
+      const r = this.grantState(g, now);
+      if (r > allowed && (allowed = r) === 3) return DENIED;
+    }
+    const ug = this.userGroups, gdata = ug.data;
+    for (let i = ug.start[u]!, end = i + ug.len[u]!; i < end; i++) {
+      const grp = gdata[i]!;
+      let r = this.scanClosure(grp, gk, now);
+      if (r === 3) return DENIED;
+      if (zk >= 0) {
+        const z = this.scanClosure(grp, zk, now);
+        if (z > r) r = z;
+      }
+      if (r > allowed && (allowed = r) === 3) return DENIED;
+    }
+    if (allowed === 2) return gate.rec.unlockMs;
+    return allowed === 1 ? OUTSIDE : NO_GRANT;
+  }
+
+  /** The strongest state among a group closure's grants with target `key` (a sorted run). */
+  private scanClosure(grp: number, key: number, now: number): number {
+    const cl = this.closures;
+    if (grp >= cl.len.length) return 0;
+    const data = cl.data, target = this.grantTarget;
+    let lo = cl.start[grp]!, hi = lo + cl.len[grp]!;
+    const end = hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (target[data[mid]!]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = 0;
+    for (let i = lo; i < end && target[data[i]!] === key; i++) {
+      const r = this.grantState(data[i]!, now);
+      if (r === 3) return 3;
+      if (r > best) best = r;
+    }
+    return best;
+  }
+
+  /** 3 a deny in force, 2 an allow in force, 1 an allow closed by its schedule, 0 nothing. */
+  private grantState(g: number, now: number): number {
+    if (now < this.grantFrom[g]! || now >= this.grantUntil[g]!) return 0;
+    const s = this.grantSchedule[g]!;
+    // A grant whose schedule is gone is closed: failing shut is the safe side for allows,
+    // and a deny that cannot be evaluated must not block on a guess either.
+    let open = true;
+    if (s !== NO_SCHEDULE) {
+      const cs = this.scheduleAt[s];
+      open = cs !== undefined && cs.isOpen(now);
+    }
+    if ((this.grantFlags[g]! & G_DENY) !== 0) return open ? 3 : 0;
+    return open ? 2 : 1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Incremental updates
+
+  /** Applies the state of every changed row, then recompiles only the closures it touches. */
   apply(cs: ChangeSet): void {
-    const dirty = new Set<string>(); // users whose own grants or direct groups changed
     const dirtyGroups = new Set<string>(); // groups whose closure (and all below) must be recompiled
     for (const [id, rec] of cs.users ?? []) {
-      if (rec) this.users.set(id, rec);
+      if (rec) this.putUser(rec);
       else this.deleteUser(id);
-      dirty.add(id);
     }
     for (const [id, rec] of cs.schedules ?? []) {
       if (rec) this.putSchedule(rec);
-      else this.schedules.delete(id); // grants still pointing at it stay closed (see scheduleOf)
+      else if (this.schedules.delete(id)) this.scheduleAt[this.scheduleNames.intern(id)] = undefined; // its grants stay closed
     }
     for (const [id, rec] of cs.groups ?? []) {
       // The group and every group below it gain or lose ancestors: their closures change.
@@ -148,21 +418,14 @@ export class PermissionIndex {
       if (rec) this.putGroup(rec);
       else {
         this.groups.delete(id);
-        for (const u of this.membersOfGroup.get(id) ?? []) {
-          removeFrom(this.groupsOfUser, u, id);
-          dirty.add(u);
-        }
-        this.membersOfGroup.delete(id);
+        const gk = this.groupNames.ix.get(id);
+        if (gk !== undefined) for (const u of this.membersOf(gk)) this.userGroups.set(u, this.userGroups.list(u).filter((x) => x !== gk));
       }
     }
     for (const [userId, groupIds] of cs.memberships ?? []) {
-      for (const g of this.groupsOfUser.get(userId) ?? []) removeFrom(this.membersOfGroup, g, userId);
-      this.groupsOfUser.delete(userId);
-      for (const g of groupIds) {
-        addTo(this.groupsOfUser, userId, g);
-        addTo(this.membersOfGroup, g, userId);
-      }
-      dirty.add(userId);
+      const u = this.userIds.intern(userId);
+      this.ensureUsers();
+      this.userGroups.set(u, [...new Set(groupIds.map((g) => this.groupNames.intern(g)))]);
     }
     for (const [id, rec] of cs.zones ?? []) {
       if (rec) this.zones.set(id, rec);
@@ -170,117 +433,175 @@ export class PermissionIndex {
     }
     // Gates are read at decision time (mode, zone), so a gate change recompiles nobody.
     for (const [id, rec] of cs.gates ?? []) {
-      if (rec) this.gates.set(id, rec);
-      else this.gates.delete(id);
+      if (rec) this.putGate(rec);
+      else {
+        this.gates.delete(id);
+        this.gateSlots.delete(id);
+      }
     }
     for (const [id, rec] of cs.grants ?? []) {
-      const old = this.grants.get(id);
-      if (old) {
-        this.markSubject(old, dirty, dirtyGroups);
-        this.dropGrant(old);
+      const g = this.grantIds.find(id);
+      if (g >= 0 && (this.grantFlags[g]! & G_PRESENT) !== 0) {
+        this.markSubject(g, dirtyGroups);
+        this.dropGrant(g);
       }
       if (rec) {
-        this.putGrant(rec);
-        this.markSubject(rec, dirty, dirtyGroups);
+        const n = this.putGrant(rec);
+        this.linkGrant(n);
+        this.markSubject(n, dirtyGroups);
       }
     }
-    // Remove every old row before adding any new one: within one change set a secret hash can
-    // move from one credential to another, in whatever order the rows come.
-    for (const [id] of cs.credentials ?? []) {
-      const old = this.credentialsById.get(id);
-      if (!old) continue;
-      if (this.credentialsByHash.get(old.secretHash) === old) this.credentialsByHash.delete(old.secretHash);
-      this.credentialsById.delete(id);
-    }
-    for (const [, rec] of cs.credentials ?? []) if (rec) this.putCredential(rec);
+    this.applyCredentials(cs.credentials ?? []);
     const closures = new Set<string>();
     for (const g of dirtyGroups) this.addSubtree(g, closures);
-    for (const g of closures) {
-      if (this.groups.has(g)) this.compileClosure(g);
-      else {
-        // Gone: empty it in place for anyone still holding it, and forget it.
-        const c = this.groupClosures.get(g);
-        if (c) c.byGate = c.byZone = null;
-        this.groupClosures.delete(g);
-      }
-    }
-    for (const u of dirty) this.compileUser(u);
+    for (const g of closures) this.compileClosure(g);
     if (cs.revision > this.revision) this.revision = cs.revision;
   }
 
-  /** The decision for a presented secret (by its hash) at a gate, at instant `now`. */
-  decide(secretHash: string, gateId: string, now: number): Decision {
-    const cred = this.credentialsByHash.get(secretHash);
-    if (cred === undefined) return UNKNOWN_TOKEN;
-    return this.decideFor(cred, gateId, now);
-  }
-
-  decideFor(cred: CredentialRec, gateId: string, now: number): Decision {
-    if (cred.revoked) return refused("revoked_token", cred);
-    if (now >= cred.expiresAt) return refused("expired_token", cred);
-    if (now < cred.validFrom) return refused("not_yet_valid", cred);
-    const user = this.users.get(cred.userId);
-    if (user === undefined || !user.active || now < user.validFrom || now >= user.validUntil) {
-      return refused("inactive_user", cred);
-    }
-    const gate = this.gates.get(gateId);
-    if (gate === undefined) return refused("unknown_gate", cred);
-    if (gate.mode !== "normal") return refused(gate.mode === "locked" ? "gate_locked" : "gate_disabled", cred);
-
-    const c = this.compiled.get(user.id) ?? NO_GRANTS;
-    // 0 nothing, 1 an allow closed by its schedule, 2 an allow in force, 3 a deny in force
-    let allowed = c.own === null ? 0 : this.scanTable(c.own, gateId, gate.zoneId, now);
-    for (let i = 0; allowed !== 3 && i < c.groups.length; i++) {
-      const r = this.scanTable(c.groups[i]!, gateId, gate.zoneId, now);
-      if (r > allowed) allowed = r;
-    }
-    if (allowed === 3) return refused("denied", cred);
-    if (allowed === 2) {
-      return {
-        allow: true, reason: "granted", userId: cred.userId, credentialId: cred.id,
-        credentialKind: cred.kind, deviceRevoked: false, unlockMs: gate.unlockMs,
-      };
-    }
-    return refused(allowed === 1 ? "outside_schedule" : "no_grant", cred);
-  }
-
-  /** The strongest state among a table's grants for a gate (directly or through its zone). */
-  private scanTable(t: GrantTable, gateId: string, zoneId: string | null, now: number): number {
-    let best = 0;
-    if (t.byGate !== null) {
-      const list = t.byGate.get(gateId);
-      if (list !== undefined) best = this.scan(list, now);
-    }
-    if (best !== 3 && zoneId !== null && t.byZone !== null) {
-      const list = t.byZone.get(zoneId);
-      if (list !== undefined) {
-        const r = this.scan(list, now);
-        if (r > best) best = r;
+  // Remove every old row before adding any new one: within one change set a secret hash can
+  // move from one credential to another, in whatever order the rows come.
+  private applyCredentials(rows: Array<[string, CredentialRec | null]>): void {
+    if (rows.length === 0) return;
+    const released: number[] = [];
+    for (const [id] of rows) {
+      const c = this.credIds.find(id);
+      if (c < 0 || (this.credBits[c]! & C_PRESENT) === 0) continue;
+      const e = this.credHash[c]!;
+      if (e >= 0 && this.digestCred[e] === c) {
+        this.digestCred[e] = -1;
+        released.push(e);
       }
+      this.credBits[c] = 0;
+      this.credHash[c] = -1;
     }
-    return best;
+    for (const [, rec] of rows) if (rec) this.putCredential(rec);
+    // Digests no credential took back are forgotten.
+    for (const e of released) if (this.digestCred[e] === -1) this.digests.delete(this.digests.key(e));
   }
 
-  /** 3 a deny in force; else the best allow state (see decideFor). */
-  private scan(grants: GrantRec[], now: number): number {
-    let best = 0;
-    for (let i = 0; i < grants.length; i++) {
-      const g = grants[i]!;
-      if (now < g.validFrom || now >= g.validUntil) continue;
-      const open = g.scheduleId === null || this.scheduleOpen(g.scheduleId, now);
-      if (g.effect === "deny") {
-        if (open) return 3;
-      } else if (open) best = 2;
-      else if (best === 0) best = 1;
-    }
-    return best;
+  // ---------------------------------------------------------------------------------------------
+  // Reading, for callers and tools
+
+  /** SHA-256 hex of the secret → credential. */
+  get credentialsByHash(): ReadonlyMapLike<string, CredentialRec> {
+    return view(
+      () => this.digests.live,
+      () => this.credentialRows(true),
+      (h) => {
+        const e = this.digests.find(h);
+        const c = e < 0 ? -1 : this.digestCred[e]!;
+        return c < 0 ? undefined : this.credentialRec(c);
+      },
+    );
   }
 
-  private scheduleOpen(id: string, now: number): boolean {
-    // A grant whose schedule is gone is closed: failing shut is the safe side for allows,
-    // and a deny that cannot be evaluated must not block on a guess either.
-    const s = this.schedules.get(id);
-    return s !== undefined && s.isOpen(now);
+  get credentialsById(): ReadonlyMapLike<string, CredentialRec> {
+    return view(
+      () => this.credIds.live - this.deadCredentials(),
+      () => this.credentialRows(false),
+      (id) => {
+        const c = this.credIds.find(id);
+        return c < 0 || (this.credBits[c]! & C_PRESENT) === 0 ? undefined : this.credentialRec(c);
+      },
+    );
+  }
+
+  get users(): ReadonlyMapLike<string, UserRec> {
+    const self = this;
+    return view(
+      () => this.userCountPresent(),
+      function* () {
+        for (let u = 0; u < self.userIds.count; u++) if ((self.userFlags[u]! & U_PRESENT) !== 0) yield [self.userIds.key(u), self.userRec(u)];
+      },
+      (id) => {
+        const u = this.userIds.find(id);
+        return u < 0 || (this.userFlags[u]! & U_PRESENT) === 0 ? undefined : this.userRec(u);
+      },
+    );
+  }
+
+  get grants(): ReadonlyMapLike<string, GrantRec> {
+    const self = this;
+    return view(
+      () => this.grantCountPresent(),
+      function* () {
+        for (let g = 0; g < self.grantIds.count; g++) if ((self.grantFlags[g]! & G_PRESENT) !== 0) yield [self.grantIds.key(g), self.grantRec(g)];
+      },
+      (id) => {
+        const g = this.grantIds.find(id);
+        return g < 0 || (this.grantFlags[g]! & G_PRESENT) === 0 ? undefined : this.grantRec(g);
+      },
+    );
+  }
+
+  /** A user's direct groups (ids, in their order), absent when none. */
+  get groupsOfUser(): ReadonlyMapLike<string, string[]> {
+    const self = this;
+    const get = (id: string) => {
+      const u = this.userIds.find(id);
+      const l = u < 0 ? [] : this.userGroups.list(u);
+      return l.length === 0 ? undefined : l.map((g) => this.groupNames.ids[g]!);
+    };
+    return view(() => [...this.groupsOfUser.keys()].length, function* () {
+      for (let u = 0; u < self.userIds.count; u++) {
+        const v = get(self.userIds.key(u));
+        if (v) yield [self.userIds.key(u), v];
+      }
+    }, get);
+  }
+
+  /** A group's direct members (user ids), absent when none. */
+  get membersOfGroup(): ReadonlyMapLike<string, string[]> {
+    const get = (id: string) => {
+      const gk = this.groupNames.ix.get(id);
+      const l = gk === undefined ? [] : this.membersOf(gk).map((u) => this.userIds.key(u));
+      return l.length === 0 ? undefined : l;
+    };
+    const rows = () => this.groupNames.ids.flatMap((g): Array<[string, string[]]> => {
+      const v = get(g);
+      return v ? [[g, v]] : [];
+    });
+    return view(() => rows().length, rows, get);
+  }
+
+  /** A user's own grants (ids, in the order they were added), absent when none. */
+  get grantsOfUser(): ReadonlyMapLike<string, string[]> {
+    const self = this;
+    const get = (id: string) => {
+      const u = this.userIds.find(id);
+      const l = u < 0 ? [] : this.userOwn.list(u);
+      return l.length === 0 ? undefined : l.map((g) => this.grantIds.key(g));
+    };
+    return view(() => [...this.grantsOfUser.keys()].length, function* () {
+      for (let u = 0; u < self.userIds.count; u++) {
+        const v = get(self.userIds.key(u));
+        if (v) yield [self.userIds.key(u), v];
+      }
+    }, get);
+  }
+
+  /** A group's own grants (ids), absent when none. */
+  get grantsOfGroup(): ReadonlyMapLike<string, string[]> {
+    const get = (id: string) => {
+      const gk = this.groupNames.ix.get(id);
+      const l = gk === undefined ? [] : this.groupOwn.list(gk);
+      return l.length === 0 ? undefined : l.map((g) => this.grantIds.key(g));
+    };
+    const rows = () => this.groupNames.ids.flatMap((g): Array<[string, string[]]> => {
+      const v = get(g);
+      return v ? [[g, v]] : [];
+    });
+    return view(() => rows().length, rows, get);
+  }
+
+  /** Users a decision would find grants for (present, with own grants or direct groups). */
+  get compiled(): ReadonlyMapLike<string, true> {
+    const self = this;
+    const has = (u: number) => u >= 0 && (this.userFlags[u]! & U_PRESENT) !== 0 && (this.userOwn.size(u) > 0 || this.userGroups.size(u) > 0);
+    const rows = function* (): Generator<[string, true]> {
+      for (let u = 0; u < self.userIds.count; u++) if (has(u)) yield [self.userIds.key(u), true];
+    };
+    return view(() => [...rows()].length, rows, (id) => (has(this.userIds.find(id)) ? true : undefined));
   }
 
   /** Every group the user belongs to, directly or through ancestors, with the path that led there. */
@@ -305,89 +626,159 @@ export class PermissionIndex {
     return paths;
   }
 
-  compileUser(userId: string): void {
-    if (!this.users.has(userId)) {
-      this.compiled.delete(userId);
-      return;
-    }
-    const own = this.grantsOfUser.get(userId);
-    const direct = this.groupsOfUser.get(userId);
-    if (own === undefined && direct === undefined) {
-      this.compiled.delete(userId);
-      return;
-    }
-    const groups: GrantTable[] = [];
-    for (const g of direct ?? []) {
-      const closure = this.groupClosures.get(g) ?? this.compileClosure(g);
-      if (closure !== null) groups.push(closure);
-    }
-    this.compiled.set(userId, { own: own === undefined ? null : this.table(own), groups });
-  }
-
-  /** Recompiles a group's closure in place (members keep their reference); null for a missing group. */
-  compileClosure(groupId: string): GrantTable | null {
-    if (!this.groups.has(groupId)) return null;
-    const ids = new Set<string>();
-    for (const g of this.effectiveGroupsOf([groupId]).keys()) for (const id of this.grantsOfGroup.get(g) ?? []) ids.add(id);
-    const fresh = this.table(ids);
-    let closure = this.groupClosures.get(groupId);
-    if (closure === undefined) this.groupClosures.set(groupId, (closure = fresh));
-    else {
-      closure.byGate = fresh.byGate;
-      closure.byZone = fresh.byZone;
-    }
-    return closure;
-  }
-
   /** For tests and tools: every grant reaching the user, by target, as sorted grant ids. */
   grantIdsFor(userId: string): { gates: Record<string, string[]>; zones: Record<string, string[]> } {
     const gates = new Map<string, Set<string>>(), zones = new Map<string, Set<string>>();
-    const c = this.compiled.get(userId);
-    for (const t of c ? [...(c.own ? [c.own] : []), ...c.groups] : []) {
-      for (const [k, list] of t.byGate ?? []) for (const g of list) addTo(gates, k, g.id);
-      for (const [k, list] of t.byZone ?? []) for (const g of list) addTo(zones, k, g.id);
+    const u = this.userIds.find(userId);
+    if (this.compiled.has(userId)) {
+      const rows = [...this.userOwn.list(u)];
+      for (const grp of this.userGroups.list(u)) if (this.groups.has(this.groupNames.ids[grp]!)) rows.push(...this.closures.list(grp));
+      for (const g of rows) {
+        const t = this.grantTarget[g]!;
+        if (t === NO_TARGET) continue;
+        if ((t & 1) === 0) addTo(gates, this.gateNames.ids[t >> 1]!, this.grantIds.key(g));
+        else addTo(zones, this.zoneNames.ids[t >> 1]!, this.grantIds.key(g));
+      }
     }
     const norm = (m: Map<string, Set<string>>) =>
       Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, [...v].sort()]));
     return { gates: norm(gates), zones: norm(zones) };
   }
 
-  private table(grantIds: Iterable<string>): GrantTable {
-    let byGate: Map<string, GrantRec[]> | null = null;
-    let byZone: Map<string, GrantRec[]> | null = null;
-    for (const id of grantIds) {
-      const g = this.grants.get(id)!;
-      if (g.targetGateId !== null) {
-        byGate ??= new Map();
-        const list = byGate.get(g.targetGateId);
-        if (list) list.push(g);
-        else byGate.set(g.targetGateId, [g]);
-      } else if (g.targetZoneId !== null) {
-        byZone ??= new Map();
-        const list = byZone.get(g.targetZoneId);
-        if (list) list.push(g);
-        else byZone.set(g.targetZoneId, [g]);
-      }
-    }
-    return { byGate, byZone };
-  }
-
   counts(): Record<string, number> {
     return {
-      users: this.users.size, groups: this.groups.size, zones: this.zones.size, gates: this.gates.size,
-      schedules: this.schedules.size, grants: this.grants.size, credentials: this.credentialsByHash.size,
+      users: this.userCountPresent(), groups: this.groups.size, zones: this.zones.size, gates: this.gates.size,
+      schedules: this.schedules.size, grants: this.grantCountPresent(), credentials: this.digests.live,
     };
   }
 
+  /** Bytes held in typed arrays, and the share of it that updates have made garbage. */
+  footprint(): { bytes: number; garbageRatio: number } {
+    let bytes = 0;
+    for (const b of transferables(this.toParts())) bytes += b.byteLength;
+    const lists = [this.userOwn, this.userGroups, this.groupOwn, this.closures];
+    const used = lists.reduce((n, l) => n + l.used, 0) + this.digests.count + this.credIds.count;
+    const garbage = lists.reduce((n, l) => n + l.garbage, 0) + this.digests.garbage;
+    return { bytes, garbageRatio: used === 0 ? 0 : garbage / used };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rows
+
+  private userCountPresent(): number {
+    let n = 0;
+    for (let u = 0; u < this.userIds.count; u++) if ((this.userFlags[u]! & U_PRESENT) !== 0) n++;
+    return n;
+  }
+  private grantCountPresent(): number {
+    let n = 0;
+    for (let g = 0; g < this.grantIds.count; g++) if ((this.grantFlags[g]! & G_PRESENT) !== 0) n++;
+    return n;
+  }
+  private deadCredentials(): number {
+    let n = 0;
+    for (let c = 0; c < this.credIds.count; c++) if ((this.credBits[c]! & C_PRESENT) === 0) n++;
+    return n;
+  }
+
+  private *credentialRows(byHash: boolean): Generator<[string, CredentialRec]> {
+    if (byHash) {
+      for (let e = 0; e < this.digests.count; e++) {
+        const c = this.digestCred[e]!;
+        if (c >= 0 && this.credHash[c] === e) yield [this.digests.key(e), this.credentialRec(c)];
+      }
+    } else {
+      for (let c = 0; c < this.credIds.count; c++) if ((this.credBits[c]! & C_PRESENT) !== 0) yield [this.credIds.key(c), this.credentialRec(c)];
+    }
+  }
+
+  private credentialRec(c: number): CredentialRec {
+    const bits = this.credBits[c]!;
+    const e = this.credHash[c]!;
+    return {
+      id: this.credIds.key(c), userId: this.userIds.key(this.credUser[c]!), kind: KINDS[bits & 7]!,
+      scopes: SCOPE_LISTS[(bits >> C_SCOPE_SHIFT) & 3]!, secretHash: e < 0 ? "" : this.digests.key(e),
+      expiresAt: this.credExpires[c]!, validFrom: this.credFrom[c]!, revoked: (bits & C_REVOKED) !== 0,
+      deviceRevoked: (bits & C_DEVICE_REVOKED) !== 0,
+    };
+  }
+
+  private userRec(u: number): UserRec {
+    return {
+      id: this.userIds.key(u), username: this.userNames.get(u), active: (this.userFlags[u]! & U_ACTIVE) !== 0,
+      validFrom: this.userFrom[u]!, validUntil: this.userUntil[u]!,
+    };
+  }
+
+  private grantRec(g: number): GrantRec {
+    const f = this.grantFlags[g]!, subj = this.grantSubject[g]!, t = this.grantTarget[g]!, s = this.grantSchedule[g]!;
+    return {
+      id: this.grantIds.key(g),
+      subjectUserId: (f & G_USER) !== 0 ? this.userIds.key(subj) : null,
+      subjectGroupId: (f & G_GROUP) !== 0 ? this.groupNames.ids[subj]! : null,
+      targetGateId: t !== NO_TARGET && (t & 1) === 0 ? this.gateNames.ids[t >> 1]! : null,
+      targetZoneId: t !== NO_TARGET && (t & 1) === 1 ? this.zoneNames.ids[t >> 1]! : null,
+      effect: (f & G_DENY) !== 0 ? "deny" : "allow",
+      scheduleId: s === NO_SCHEDULE ? null : this.scheduleNames.ids[s]!,
+      validFrom: this.grantFrom[g]!, validUntil: this.grantUntil[g]!,
+    };
+  }
+
+  /** Users whose direct groups include group number `gk` (a scan: group deletions are rare). */
+  private membersOf(gk: number): number[] {
+    const out: number[] = [];
+    const ug = this.userGroups;
+    for (let u = 0; u < ug.len.length && u < this.userIds.count; u++) {
+      for (let i = ug.start[u]!, end = i + ug.len[u]!; i < end; i++) {
+        if (ug.data[i] === gk) {
+          out.push(u);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Column capacity for every interned user. */
+  private ensureUsers(): void {
+    const n = this.userIds.count;
+    this.userCount = Math.max(this.userCount, n);
+    if (n <= this.userFlags.length) return;
+    const cap = roomFor(n);
+    this.userFlags = grown(this.userFlags, cap);
+    this.userFrom = grown(this.userFrom, cap);
+    this.userUntil = grown(this.userUntil, cap);
+    this.userOwn.ensureOwners(cap);
+    this.userGroups.ensureOwners(cap);
+  }
+
+  private putUser(rec: UserRec): void {
+    const u = this.userIds.intern(rec.id);
+    this.ensureUsers();
+    this.userFlags[u] = U_PRESENT | (rec.active ? U_ACTIVE : 0);
+    this.userFrom[u] = rec.validFrom;
+    this.userUntil[u] = rec.validUntil;
+    this.userNames.set(u, rec.username);
+  }
+
   private deleteUser(id: string): void {
-    this.users.delete(id);
-    for (const g of this.groupsOfUser.get(id) ?? []) removeFrom(this.membersOfGroup, g, id);
-    this.groupsOfUser.delete(id);
+    const u = this.userIds.find(id);
+    if (u < 0) return;
+    this.userFlags[u] = 0;
+    this.userGroups.set(u, []);
   }
 
   private putGroup(g: GroupRec): void {
     this.groups.set(g.id, g);
+    this.groupNames.intern(g.id);
     if (g.parentId !== null) addTo(this.childrenOfGroup, g.parentId, g.id);
+  }
+
+  private putGate(g: GateRec): void {
+    this.gates.set(g.id, g);
+    this.gateSlots.set(g.id, {
+      rec: g, key: this.gateNames.intern(g.id) * 2, zoneKey: g.zoneId === null ? -1 : this.zoneNames.intern(g.zoneId) * 2 + 1,
+    });
   }
 
   private putSchedule(rec: ScheduleRec): void {
@@ -398,29 +789,98 @@ export class PermissionIndex {
     }
     let clock = this.clocks.get(rec.timezone);
     if (!clock) this.clocks.set(rec.timezone, (clock = new TzClock(rec.timezone)));
-    this.schedules.set(rec.id, new CompiledSchedule(rec, clock));
+    const compiled = new CompiledSchedule(rec, clock);
+    this.schedules.set(rec.id, compiled);
+    this.scheduleAt[this.scheduleNames.intern(rec.id)] = compiled;
   }
 
-  private putGrant(g: GrantRec): void {
-    this.grants.set(g.id, g);
-    if (g.subjectUserId !== null) addTo(this.grantsOfUser, g.subjectUserId, g.id);
-    else if (g.subjectGroupId !== null) addTo(this.grantsOfGroup, g.subjectGroupId, g.id);
+  /** Writes a grant's columns (its lists are the caller's business); returns its number. */
+  private putGrant(r: GrantRec): number {
+    const g = this.grantIds.intern(r.id);
+    if (g >= this.grantFlags.length) {
+      const cap = roomFor(g + 1);
+      this.grantFlags = grown(this.grantFlags, cap);
+      this.grantSubject = grown(this.grantSubject, cap);
+      this.grantTarget = grown(this.grantTarget, cap);
+      this.grantSchedule = grown(this.grantSchedule, cap);
+      this.grantFrom = grown(this.grantFrom, cap);
+      this.grantUntil = grown(this.grantUntil, cap);
+    }
+    this.grantCount = Math.max(this.grantCount, g + 1);
+    let flags = G_PRESENT | (r.effect === "deny" ? G_DENY : 0);
+    let subject = -1;
+    if (r.subjectUserId !== null) {
+      flags |= G_USER;
+      subject = this.userIds.intern(r.subjectUserId);
+      this.ensureUsers();
+    } else if (r.subjectGroupId !== null) {
+      flags |= G_GROUP;
+      subject = this.groupNames.intern(r.subjectGroupId);
+    }
+    this.grantFlags[g] = flags;
+    this.grantSubject[g] = subject;
+    this.grantTarget[g] = r.targetGateId !== null ? this.gateNames.intern(r.targetGateId) * 2
+      : r.targetZoneId !== null ? this.zoneNames.intern(r.targetZoneId) * 2 + 1 : NO_TARGET;
+    this.grantSchedule[g] = r.scheduleId === null ? NO_SCHEDULE : this.scheduleNames.intern(r.scheduleId);
+    this.grantFrom[g] = r.validFrom;
+    this.grantUntil[g] = r.validUntil;
+    return g;
   }
 
-  private dropGrant(g: GrantRec): void {
-    this.grants.delete(g.id);
-    if (g.subjectUserId !== null) removeFrom(this.grantsOfUser, g.subjectUserId, g.id);
-    else if (g.subjectGroupId !== null) removeFrom(this.grantsOfGroup, g.subjectGroupId, g.id);
+  /** Appends a grant to its subject's list. */
+  private linkGrant(g: number): void {
+    const f = this.grantFlags[g]!, subj = this.grantSubject[g]!;
+    if ((f & G_USER) !== 0) this.userOwn.set(subj, [...this.userOwn.list(subj), g]);
+    else if ((f & G_GROUP) !== 0) this.groupOwn.set(subj, [...this.groupOwn.list(subj), g]);
+  }
+
+  private dropGrant(g: number): void {
+    const f = this.grantFlags[g]!, subj = this.grantSubject[g]!;
+    if ((f & G_USER) !== 0) this.userOwn.set(subj, this.userOwn.list(subj).filter((x) => x !== g));
+    else if ((f & G_GROUP) !== 0) this.groupOwn.set(subj, this.groupOwn.list(subj).filter((x) => x !== g));
+    this.grantFlags[g] = 0;
   }
 
   private putCredential(c: CredentialRec): void {
-    this.credentialsByHash.set(c.secretHash, c);
-    this.credentialsById.set(c.id, c);
+    const n = this.credIds.intern(c.id);
+    if (n >= this.credBits.length) {
+      const cap = roomFor(n + 1 + (n >> 2));
+      this.credBits = grown(this.credBits, cap);
+      this.credUser = grown(this.credUser, cap);
+      this.credExpires = grown(this.credExpires, cap);
+      this.credFrom = grown(this.credFrom, cap);
+      this.credHash = grown(this.credHash, cap, -1);
+    }
+    this.credBits[n] = credBits(c);
+    this.credUser[n] = this.userIds.intern(c.userId);
+    this.ensureUsers();
+    this.credExpires[n] = c.expiresAt;
+    this.credFrom[n] = c.validFrom;
+    const e = this.digests.intern(c.secretHash);
+    if (e >= this.digestCred.length) this.digestCred = grown(this.digestCred, roomFor(e + 1 + (e >> 2)), -1);
+    const prev = this.digestCred[e]!;
+    if (prev >= 0 && prev !== n && this.credHash[prev] === e) this.credHash[prev] = -1; // the hash moved on
+    this.digestCred[e] = n;
+    this.credHash[n] = e;
   }
 
-  private markSubject(g: GrantRec, users: Set<string>, groups: Set<string>): void {
-    if (g.subjectUserId !== null) users.add(g.subjectUserId);
-    else if (g.subjectGroupId !== null) groups.add(g.subjectGroupId);
+  private markSubject(g: number, groups: Set<string>): void {
+    if ((this.grantFlags[g]! & G_GROUP) !== 0) groups.add(this.groupNames.ids[this.grantSubject[g]!]!);
+  }
+
+  /** Recompiles a group's closure: its grants and its ancestors', sorted by target. */
+  private compileClosure(groupId: string): void {
+    const gk = this.groupNames.intern(groupId);
+    const rows: number[] = [];
+    if (this.groups.has(groupId)) {
+      for (const g of this.effectiveGroupsOf([groupId]).keys()) {
+        const k = this.groupNames.ix.get(g);
+        if (k !== undefined) for (const x of this.groupOwn.list(k)) rows.push(x);
+      }
+    }
+    const t = this.grantTarget;
+    rows.sort((a, b) => t[a]! - t[b]! || a - b);
+    this.closures.set(gk, rows);
   }
 
   /** A group and all groups below it (cycle-safe). */
@@ -433,4 +893,94 @@ export class PermissionIndex {
       for (const c of this.childrenOfGroup.get(g) ?? []) stack.push(c);
     }
   }
+
+  // ---- the full build ----
+
+  /** @internal Bulk loading for buildIndex: rows straight into columns, lists in one pass each. */
+  static bulk(ix: PermissionIndex, s: Snapshot): void {
+    ix.revision = s.revision;
+    for (const u of s.users) ix.putUser(u);
+    for (const z of s.zones) ix.zones.set(z.id, z);
+    for (const g of s.groups) ix.putGroup(g);
+    for (const g of s.gates) ix.putGate(g);
+    for (const sc of s.schedules) ix.putSchedule(sc);
+    // Grants: columns first, then each subject's list in snapshot order.
+    const userOf = new Int32Array(s.grants.length), rowOf = new Int32Array(s.grants.length);
+    let nu = 0;
+    const byGroup = new Map<number, number[]>();
+    for (const r of s.grants) {
+      const g = ix.putGrant(r);
+      const f = ix.grantFlags[g]!;
+      if ((f & G_USER) !== 0) {
+        userOf[nu] = ix.grantSubject[g]!;
+        rowOf[nu++] = g;
+      } else if ((f & G_GROUP) !== 0) {
+        const k = ix.grantSubject[g]!;
+        let l = byGroup.get(k);
+        if (!l) byGroup.set(k, (l = []));
+        l.push(g);
+      }
+    }
+    // Memberships and credentials may name users with no row: intern them first.
+    const memberUser = new Int32Array(s.memberships.length), memberGroup = new Int32Array(s.memberships.length);
+    s.memberships.forEach(([g, u], i) => {
+      memberUser[i] = ix.userIds.intern(u);
+      memberGroup[i] = ix.groupNames.intern(g);
+    });
+    for (const c of s.credentials) ix.putCredential(c);
+    ix.ensureUsers();
+    const owners = ix.userFlags.length;
+    ix.userOwn = ListPool.fromPairs(owners, userOf, rowOf, nu);
+    ix.userGroups = ListPool.fromPairs(owners, memberUser, memberGroup, s.memberships.length);
+    const groups = roomFor(ix.groupNames.ids.length);
+    ix.groupOwn = ListPool.empty(groups, roomFor(s.grants.length - nu));
+    for (const [k, l] of byGroup) ix.groupOwn.set(k, l);
+    ix.closures = ListPool.empty(groups, roomFor((s.grants.length - nu) * 4));
+    for (const id of ix.groups.keys()) ix.compileClosure(id);
+  }
+}
+
+function emptyParts(): IndexParts {
+  const keys = () => KeyTable.create(0, 16).parts();
+  const lists = () => ListPool.empty(16, 16).parts();
+  return {
+    revision: 0,
+    users: { ids: keys(), flags: new Uint8Array(16), from: new Float64Array(16), until: new Float64Array(16), names: TextColumn.empty(16, 64).parts(), count: 0 },
+    grants: {
+      ids: keys(), flags: new Uint8Array(16), subject: new Int32Array(16), target: new Int32Array(16), schedule: new Int32Array(16),
+      from: new Float64Array(16), until: new Float64Array(16), count: 0,
+    },
+    credentials: {
+      ids: keys(), bits: new Uint8Array(16), user: new Int32Array(16), expires: new Float64Array(16), from: new Float64Array(16),
+      hash: new Int32Array(16).fill(-1), digests: keys(), digestCred: new Int32Array(16).fill(-1),
+    },
+    lists: { userOwn: lists(), userGroups: lists(), groupOwn: lists(), closures: lists() },
+    small: { groups: [], zones: [], gates: [], schedules: [], groupIds: [], zoneIds: [], gateIds: [], scheduleIds: [] },
+  };
+}
+
+/** Sized for the snapshot up front, so the build does not copy columns as it grows. */
+function sizedParts(s: Snapshot): IndexParts {
+  const p = emptyParts();
+  const users = roomFor(s.users.length + (s.users.length >> 4)), grants = roomFor(s.grants.length), creds = roomFor(s.credentials.length);
+  p.users = {
+    ids: KeyTable.create(users, 24).parts(), flags: new Uint8Array(users), from: new Float64Array(users), until: new Float64Array(users),
+    names: TextColumn.empty(users, users * 16).parts(), count: 0,
+  };
+  p.grants = {
+    ids: KeyTable.create(grants, 24).parts(), flags: new Uint8Array(grants), subject: new Int32Array(grants), target: new Int32Array(grants),
+    schedule: new Int32Array(grants), from: new Float64Array(grants), until: new Float64Array(grants), count: 0,
+  };
+  p.credentials = {
+    ids: KeyTable.create(creds, 24).parts(), bits: new Uint8Array(creds), user: new Int32Array(creds), expires: new Float64Array(creds),
+    from: new Float64Array(creds), hash: new Int32Array(creds).fill(-1), digests: KeyTable.create(creds, 32).parts(),
+    digestCred: new Int32Array(creds).fill(-1),
+  };
+  return p;
+}
+
+function buildIndex(s: Snapshot): PermissionIndex {
+  const ix = new PermissionIndex(sizedParts(s));
+  PermissionIndex.bulk(ix, s);
+  return ix;
 }
