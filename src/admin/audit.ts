@@ -1,8 +1,8 @@
 // The audit log, newest first, keyset-paginated on its id.
 import type { Sql } from "../db/client";
 import { invalid } from "../errors";
-import { decodeCursor, encodeCursor } from "./crud";
-import { mapDbError } from "./tx";
+import { decodeCursor, encodeCursor } from "../db/pagination";
+import { mapDbError } from "../db/errors";
 
 export interface AuditFilter {
   entity?: string;

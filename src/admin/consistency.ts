@@ -19,7 +19,7 @@ import { loadSnapshot } from "../db/permissions";
 import { ApiError } from "../errors";
 import { PermissionIndex } from "../index/permission-index";
 import { REASONS, type Reason } from "../index/types";
-import { mapDbError } from "./tx";
+import { mapDbError } from "../db/errors";
 
 /** More pairs than this in one check are refused (400): pass a sample instead. */
 export const MAX_PAIRS = 5_000_000;

@@ -2,22 +2,10 @@
 // Plain functions: they take the pool and the actor, never the request.
 import type { Sql } from "../db/client";
 import { ApiError, invalid, notFound } from "../errors";
+import { decodeCursor, encodeCursor, type Page } from "../db/pagination";
 import type { Collection } from "./collections";
-import { type Actor, mapDbError, write, type Written } from "./tx";
-
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
-
-export const encodeCursor = (key: string) => Buffer.from(key, "utf8").toString("base64url");
-
-export function decodeCursor(cursor: string | undefined): string | null {
-  if (cursor === undefined || cursor === "") return null;
-  const key = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!key || key.length > 200 || encodeCursor(key) !== cursor) throw invalid("cursor", "not a cursor this API issued");
-  return key;
-}
+import { type Actor, write, type Written } from "./tx";
+import { mapDbError } from "../db/errors";
 
 export async function list(
   sql: Sql, c: Collection, limit: number, cursor: string | undefined, query: Record<string, string | undefined> = {},

@@ -3,7 +3,8 @@ import type { Sql } from "../db/client";
 import { ApiError, notFound } from "../errors";
 import { hashSecret, newSecret } from "../tokens";
 import { verifyPassword } from "./passwords";
-import { mapDbError, write } from "./tx";
+import { write } from "./tx";
+import { mapDbError } from "../db/errors";
 import type { LoginThrottle } from "../ratelimit/login-throttle";
 
 const badLogin = () => new ApiError("unauthorized", "invalid username or password");

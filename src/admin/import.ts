@@ -41,7 +41,8 @@ import { windowsProblem } from "../index/schedule";
 import type { ScheduleWindow } from "../index/types";
 import { hashSecret } from "../tokens";
 import { CsvError, parseCsv } from "./csv";
-import { type Actor, mapDbError, type Tx, write, type Written } from "./tx";
+import { type Actor, type Tx, write, type Written } from "./tx";
+import { mapDbError } from "../db/errors";
 
 export const IMPORT_COLLECTIONS = ["users", "groups", "memberships", "zones", "gates", "schedules", "grants", "credentials"] as const;
 export type ImportCollection = (typeof IMPORT_COLLECTIONS)[number];

@@ -2,7 +2,8 @@
 // an android_device_id, active = not revoked, and one device credential whose token is derived
 // (token-key.ts), so `register` with rotate=false can answer the same token again.
 import type { Sql } from "../db/client";
-import { mapDbError, type Tx, write } from "../admin/tx";
+import { type Tx, write } from "../admin/tx";
+import { mapDbError } from "../db/errors";
 import { hashSecret } from "../tokens";
 import type { CompatCaller } from "./auth";
 import { detail } from "./drf";

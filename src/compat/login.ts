@@ -3,7 +3,8 @@
 // that works without storing it). Failed logins count against the same throttle as native logins.
 import type { Sql } from "../db/client";
 import { checkLogin } from "../admin/identity";
-import { mapDbError, write } from "../admin/tx";
+import { write } from "../admin/tx";
+import { mapDbError } from "../db/errors";
 import type { LoginThrottle } from "../ratelimit/login-throttle";
 import { hashSecret } from "../tokens";
 import type { TokenKey } from "./token-key";

@@ -8,7 +8,7 @@
 // a metric and logged.
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
-import { isConnectionError } from "../admin/tx";
+import { isConnectionError } from "../db/errors";
 import { log } from "../log";
 import { LiveEvents } from "./live";
 import { SpillDir } from "./spill";

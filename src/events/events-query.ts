@@ -3,8 +3,8 @@
 import type { Sql } from "../db/client";
 import { dateTimeMs, isDateTime } from "../dates";
 import { invalid } from "../errors";
-import { decodeCursor, encodeCursor } from "../admin/crud";
-import { mapDbError } from "../admin/tx";
+import { decodeCursor, encodeCursor } from "../db/pagination";
+import { mapDbError } from "../db/errors";
 
 export interface EventFilter {
   gate_id?: string;

@@ -4,7 +4,7 @@ import type { Sql } from "../db/client";
 import { ApiError } from "../errors";
 import { hashSecret } from "../tokens";
 import type { Actor } from "../admin/tx";
-import { isConnectionError } from "../admin/tx";
+import { isConnectionError } from "../db/errors";
 
 export type Scope = "admin" | "user";
 

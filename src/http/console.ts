@@ -6,8 +6,8 @@
 import { Elysia, t } from "elysia";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { decodeCursor, encodeCursor } from "../admin/crud";
-import { mapDbError } from "../admin/tx";
+import { decodeCursor, encodeCursor } from "../db/pagination";
+import { mapDbError } from "../db/errors";
 import { invalid, notFound } from "../errors";
 import { log } from "../log";
 import { zoneActionRoutes } from "./admin/zone-actions";

@@ -7,7 +7,7 @@
 import * as crud from "../../src/admin/crud";
 import { COLLECTIONS } from "../../src/admin/collections";
 import { importData } from "../../src/admin/import";
-import { mapDbError } from "../../src/admin/tx";
+import { mapDbError } from "../../src/db/errors";
 import type { Sql } from "../../src/db/client";
 import { ApiError } from "../../src/errors";
 import { hashSecret } from "../../src/tokens";
