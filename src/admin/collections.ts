@@ -77,8 +77,8 @@ export const groups = {
   async toRow(tx, input, existing) {
     const row = pick(input, ["name", "parent_id"]);
     if (existing && row.parent_id) {
-      // Serialise group writes so two concurrent re-parentings cannot close a cycle together.
-      await tx`select n from pcl_revision for update`;
+      // Two concurrent re-parentings cannot close a cycle together: write() took the revision lock
+      // first, so group writes are serialised before this check.
       if (row.parent_id === existing.id) throw invalid("parent_id", "a group cannot be its own parent");
       const [cycle] = await tx`
         with recursive up(id, parent_id) as (

@@ -794,9 +794,8 @@ export async function importData(sql: Sql, actor: Actor, data: unknown, rowNumbe
   await hashPasswords(sql, plan);
   const { parts } = plan;
   return write(sql, actor, async (tx, audit) => {
-    // The revision lock first: every writer of permission data takes it before it commits, so
-    // nothing another writer commits can slip between our reference checks and our upserts.
-    await tx`select n from pcl_revision for update`;
+    // write() took the revision lock first: nothing another writer commits can slip between our
+    // reference checks and our upserts.
     // A 64 MiB file is hundreds of thousands of rows per statement: more than the pool's
     // fail-fast statement timeout is meant for.
     await tx`set local statement_timeout = '5min'`;

@@ -48,9 +48,10 @@ export async function write<T>(
   observer?.begin();
   try {
     return await sql.begin(async (tx) => {
-      // Take the revision row first: admin writes serialise on it anyway (at their first change),
-      // and taking it up front gives every writer the same lock order — no deadlocks between,
-      // say, a bulk import and a PATCH of a row it touches.
+      // THE revision lock, taken here and nowhere else. Admin writes serialise on this row anyway
+      // (at their first change); taking it up front gives every writer the same lock order — no
+      // deadlocks between, say, a bulk import and a PATCH of a row it touches — and lets a writer
+      // check the graph (a group cycle, an import's references) knowing no other writer is between.
       await tx`select n from pcl_revision for update`;
       const entries: AuditEntry[] = [];
       const value = await fn(tx, (e) => entries.push(e));
