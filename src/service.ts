@@ -9,6 +9,7 @@ import { ChangeFeed } from "./feed/change-feed";
 import { startCompat, type CompatListener } from "./compat/app";
 import { createApp } from "./http/app";
 import type { Deps } from "./deps";
+import { listen } from "./http/listen";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { observeWrites } from "./admin/tx";
@@ -65,7 +66,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
     // idleTimeout (s): a client that stalls mid-request (slowloris) or keeps an idle connection is
     // dropped after it; above the admin event stream's 15 s keepalive. (Bun itself drops a socket
     // that never completes its request headers after ~10 s, whatever this says.)
-    app.listen({ port: config.port, hostname: config.host, reusePort: opts.reusePort ?? false, idleTimeout: 20 });
+    listen(app, { port: config.port, hostname: config.host, reusePort: opts.reusePort ?? false, idleTimeout: 20 });
     log.info("listening", { url: `http://${config.host}:${app.server!.port}`, revision: feed.revision });
   }
   let compat: CompatListener | null = null;

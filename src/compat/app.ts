@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import { ApiError } from "../errors";
 import type { Deps } from "../deps";
+import { listen } from "../http/listen";
 import { requestId } from "../http/observe";
 import { sourceAddress } from "../http/auth-routes";
 import { log } from "../log";
@@ -64,7 +65,7 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
   const verify = compatVerify(deps);
   const observeRequest = config.httpMetrics ? deps.metrics.observeRequest : null;
 
-  return new Elysia({ name: "openway-compat", strictPath: true, serve: { maxRequestBodySize: 2 * 1024 * 1024 } })
+  return new Elysia({ name: "openway-compat", strictPath: true, systemRouter: false, serve: { maxRequestBodySize: 2 * 1024 * 1024 } })
     .onRequest((c: any) => {
       c.set.headers["x-request-id"] = requestId(c.request.headers.get("x-request-id"));
       c.t0 = performance.now();
@@ -80,11 +81,10 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
         log.info("request", { api: "openway", request_id: c.set.headers["x-request-id"], method: c.request.method, route, status, ms: Math.round(seconds * 10_000) / 10 });
       }
     })
-    .onError(({ code, error, request, set }) => {
+    .onError(({ code, error, request, set, path }) => {
       const requestIdHeader = { "x-request-id": String(set.headers["x-request-id"] ?? "") };
       if (code === "NOT_FOUND") {
-        const path = new URL(request.url).pathname;
-        const allow = ROUTES[path];
+        const allow = ROUTES[path]; // Elysia's path: request.url need not parse (a Host of "[::1")
         if (allow) {
           set.status = 405;
           return json(405, { detail: `Method "${request.method}" not allowed.` }, { allow, ...requestIdHeader });
@@ -96,7 +96,7 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
       if (error instanceof DrfError) e = error;
       else if (error instanceof ApiError) e = drfFromApiError(error);
       else {
-        log.error("openway compat: unhandled error", { method: request.method, path: new URL(request.url).pathname, error: String((error as any)?.stack ?? error) });
+        log.error("openway compat: unhandled error", { method: request.method, path, error: String((error as any)?.stack ?? error) });
         e = detail(500, "A server error occurred.");
       }
       set.status = e.status;
@@ -163,7 +163,7 @@ export interface CompatListener {
 /** Builds the compatibility app and listens on OPENWAY_COMPAT_PORT (service.ts calls this). */
 export function startCompat(deps: Deps, reusePort: boolean): CompatListener {
   const app = createCompatApp(deps, loadTokenKey(deps.config));
-  app.listen({ port: deps.config.openwayCompatPort!, hostname: deps.config.host, reusePort });
+  listen(app, { port: deps.config.openwayCompatPort!, hostname: deps.config.host, reusePort }); // normalises each URL (see there)
   log.info("openway compat listening", { url: `http://${deps.config.host}:${app.server!.port}` });
   return {
     app,

@@ -14,6 +14,7 @@ import { consoleRoutes } from "./console";
 import { deviceRoutes } from "./devices";
 import type { Deps } from "../deps";
 import { docs } from "./docs";
+import { normaliseRequest } from "./listen";
 import { observe } from "./observe";
 import { opsRoutes } from "./ops";
 import { verifyRoutes } from "./verify";
@@ -37,11 +38,14 @@ function validationError(error: any): ApiError {
 export function createApp(deps: Deps) {
   deps.metrics.attach(deps);
   // The hot route, served natively by Bun when listening; it falls back to the Elysia route below.
-  const native = nativeVerify(deps, (req) => app.fetch(req));
+  const native = nativeVerify(deps, (req) => app.fetch(normaliseRequest(req)));
   const app = new Elysia({
     serve: { maxRequestBodySize: 64 * 1024 * 1024, routes: { "/api/v1/access/verify": { POST: native } } } as any,
     // Reject unknown fields (a typo like "gateid" must not pass silently) instead of stripping them.
     normalize: false,
+    // Every request enters through listen.ts, which makes its URL safe for Elysia's path slicing;
+    // Bun's route table would hand Elysia's per-route handlers the raw URL.
+    systemRouter: false,
   })
     .use(observe(deps.config.httpMetrics ? deps.metrics : null))
     .error({ ApiError })

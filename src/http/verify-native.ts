@@ -8,6 +8,7 @@
 import { TypeCompiler } from "elysia/type-system";
 import type { Deps } from "../deps";
 import type { Outcome } from "../verify/verify";
+import { canonicalUrl } from "./listen";
 import { requestId } from "./observe";
 import { VerifyBody } from "./schemas";
 import { limitedBody, limitedHeaders, verifyAnswer } from "./verify";
@@ -47,7 +48,7 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
       body = undefined;
     }
     if (!wellFormed.Check(body) || (body.min_revision !== undefined && feed.current.revision < body.min_revision)) {
-      return fallback(new Request(req.url, { method: "POST", headers: req.headers, body: text }));
+      return fallback(new Request(canonicalUrl(req.url), { method: "POST", headers: req.headers, body: text }));
     }
     const id = requestId(req.headers.get("x-request-id"));
     const o = verify(body.token, body.gate_id);

@@ -4,10 +4,10 @@
 // status. Then JSON bombs, huge headers, malformed HTTP on a raw socket, and slow clients.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { STATUS } from "../../src/errors";
 import { startService, type Service } from "../../src/service";
 import { hashSecret, newSecret } from "../../src/tokens";
 import { createTestDb, testConfig, type TestDb } from "../setup";
+import { problem, rawSocket, type Seen } from "./hostile-helpers";
 
 const REQUESTS = Number(process.env.HOSTILE_REQUESTS ?? 10_000);
 const CONCURRENCY = Number(process.env.HOSTILE_CONCURRENCY ?? 16);
@@ -59,42 +59,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 // Checking an answer against the contract
-
-interface Seen { status: number; headers: Headers; text: string }
-
-/** Why an answer breaks the contract, or null. */
-function problem(method: string, route: string, body: string | Uint8Array | undefined, a: Seen): string | null {
-  if (a.status >= 500) {
-    // The one documented 5xx: verify waited for a min_revision that does not exist yet.
-    const waited = a.status === 503 && route.startsWith("/api/v1/access/verify") && typeof body === "string" && body.includes("min_revision");
-    if (!waited) return `status ${a.status}`;
-  }
-  if (!a.headers.get("x-request-id")) return "no X-Request-Id";
-  if (a.status < 300 || method === "HEAD") return null;
-  if (route === "/api/v1/access/verify" && method === "GET" && a.status === 403) {
-    try {
-      return JSON.parse(a.text).allow === false ? null : "403 without a verify answer";
-    } catch {
-      return "403 without a verify answer";
-    }
-  }
-  let parsed: any;
-  try {
-    parsed = JSON.parse(a.text);
-  } catch {
-    return `non-JSON error body: ${a.text.slice(0, 80)}`;
-  }
-  const e = parsed?.error;
-  const keys = parsed && typeof parsed === "object" ? Object.keys(parsed) : [];
-  if (keys.length !== 1 || keys[0] !== "error" || !e || typeof e !== "object") return `not {"error": …}: ${a.text.slice(0, 80)}`;
-  const extra = Object.keys(e).filter((k) => !["code", "message", "details"].includes(k));
-  if (typeof e.code !== "string" || typeof e.message !== "string" || extra.length) return `bad error object: ${a.text.slice(0, 80)}`;
-  if (e.details !== undefined && (typeof e.details !== "object" || e.details === null || Array.isArray(e.details))) return "details is not an object";
-  if (!(e.code in STATUS)) return `undocumented code ${e.code}`;
-  if (STATUS[e.code as keyof typeof STATUS] !== a.status) return `code ${e.code} with status ${a.status}`;
-  if ((a.status === 429 || a.status === 503) && !a.headers.get("retry-after")) return `${a.status} without Retry-After`;
-  return null;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The generator
@@ -303,20 +267,7 @@ describe("hostile input", () => {
   });
 
   test("malformed HTTP on a raw socket: a 4xx or a closed connection, never a 5xx; the server keeps answering", async () => {
-    const raw = (bytes: string | Uint8Array) => new Promise<string>((resolve) => {
-      let got = "";
-      const done = () => resolve(got);
-      const timer = setTimeout(done, 2000);
-      Bun.connect({
-        hostname: "127.0.0.1", port,
-        socket: {
-          open(s) { s.write(bytes); },
-          data(_s, d) { got += Buffer.from(d).toString("latin1"); },
-          close() { clearTimeout(timer); done(); },
-          error() { clearTimeout(timer); done(); },
-        },
-      }).catch(done);
-    });
+    const raw = (bytes: string | Uint8Array) => rawSocket(port, bytes);
     // HTTP/9.9 is answered 505 (HTTP Version Not Supported) by Bun's HTTP layer itself: the one
     // protocol-level 5xx, and the right answer.
     const version = "GET / HTTP/9.9\r\nHost: x\r\n\r\n";
