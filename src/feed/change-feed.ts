@@ -3,8 +3,10 @@
 // the log after the applied revision again. A notification only says "look": the log is the
 // truth, so a notification lost while disconnected loses nothing.
 import { createSql, type Sql } from "../db/client";
-import { loadChangesAfter, loadSnapshot } from "../db/permissions";
+import { loadChangesAfter } from "../db/permissions";
 import { PermissionIndex } from "../index/permission-index";
+import type { ChangeSet } from "../index/types";
+import { buildIndexInWorker } from "./build-index";
 import { log } from "../log";
 import { withTimeout } from "../timeout";
 
@@ -25,6 +27,10 @@ export interface FeedOptions {
   snapshotTimeoutMs?: number;
   /** Behind a known revision for longer than this, the node reports not ready. */
   maxLagMs?: number;
+  /** Nice value of the thread that builds a new index (0: the serving thread's priority). */
+  buildNice?: number;
+  /** Rebuild (compact) once incremental updates have left this share of the index's lists as garbage. */
+  compactAtGarbage?: number;
 }
 
 interface Waiter {
@@ -40,6 +46,7 @@ export class ChangeFeed implements IndexHolder {
   reconnects = 0;
   rebuilds = 0;
   appliedChanges = 0;
+  compactions = 0;
   /** Highest revision this node knows exists (from notifications and heartbeats). */
   knownHead = 0;
   private behindSince = 0;
@@ -49,6 +56,10 @@ export class ChangeFeed implements IndexHolder {
   private running: Promise<void> | null = null;
   private again = false;
   private waiters: Waiter[] = [];
+  /** Change sets applied to `current` while a new index is being built, replayed onto it before the swap. */
+  private journal: ChangeSet[] | null = null;
+  private building: Promise<void> | null = null;
+  private readonly abort = new AbortController();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
   private readonly opts: Required<FeedOptions>;
@@ -56,7 +67,7 @@ export class ChangeFeed implements IndexHolder {
   constructor(private readonly url: string, private readonly sql: Sql, opts: FeedOptions = {}) {
     this.opts = {
       heartbeatMs: 2000, backoffBaseMs: 50, backoffMaxMs: 5000,
-      catchUpTimeoutMs: 15_000, snapshotTimeoutMs: 300_000, maxLagMs: 10_000, ...opts,
+      catchUpTimeoutMs: 15_000, snapshotTimeoutMs: 300_000, maxLagMs: 10_000, buildNice: 10, compactAtGarbage: 0.5, ...opts,
     };
   }
 
@@ -84,6 +95,7 @@ export class ChangeFeed implements IndexHolder {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
@@ -93,6 +105,7 @@ export class ChangeFeed implements IndexHolder {
     this.listener = null;
     await l?.end({ timeout: 1 }).catch(() => {});
     await this.running?.catch(() => {});
+    await this.building?.catch(() => {});
   }
 
   /** Resolves true once the index has applied `revision`, false after `timeoutMs`. */
@@ -141,22 +154,62 @@ export class ChangeFeed implements IndexHolder {
     }
     if (r.kind === "changes") {
       this.current.apply(r.changes);
+      this.journal?.push(r.changes);
       this.appliedChanges += r.rows;
       this.noteHead(r.changes.revision);
       this.settle();
+      if (this.current.garbageRatio() > this.opts.compactAtGarbage && !this.building) void this.compact();
     }
   }
 
-  /** Builds a fresh index beside the old one and swaps it in: a verify never sees a half-built one. */
+  /**
+   * Builds a fresh index from a snapshot in a worker thread and swaps it in: a verify never sees
+   * a half-built one. Changes applied meanwhile are replayed onto the new index first.
+   */
   async rebuild(): Promise<void> {
+    while (this.building) await this.building.catch(() => {});
+    const run = this.buildAndSwap();
+    this.building = run;
+    try {
+      await run;
+    } finally {
+      if (this.building === run) this.building = null;
+    }
+  }
+
+  /** A rebuild in the background, while catch-ups go on: drops the garbage updates left behind. */
+  private async compact(): Promise<void> {
+    try {
+      await this.rebuild();
+      this.compactions++;
+    } catch (e) {
+      if (!this.stopped) log.warn("index compaction failed; will retry", { error: String(e) });
+    }
+  }
+
+  private async buildAndSwap(): Promise<void> {
     const t0 = performance.now();
-    const snapshot = await withTimeout(loadSnapshot(this.sql), this.opts.snapshotTimeoutMs, "snapshot");
-    const next = await PermissionIndex.build(snapshot);
+    this.journal = [];
+    let built;
+    try {
+      built = await buildIndexInWorker(this.url, {
+        nice: this.opts.buildNice, timeoutMs: this.opts.snapshotTimeoutMs, signal: this.abort.signal,
+      });
+    } catch (e) {
+      this.journal = null;
+      throw e;
+    }
+    const next = built.index;
+    for (const cs of this.journal) if (cs.revision > next.revision) next.apply(cs);
+    this.journal = null;
     if (next.revision >= this.current.revision) this.current = next;
     this.rebuilds++;
     this.noteHead(next.revision);
     this.settle();
-    log.info("index built", { revision: next.revision, ms: Math.round(performance.now() - t0), ...next.counts() });
+    log.info("index built", {
+      revision: next.revision, ms: Math.round(performance.now() - t0), loadMs: Math.round(built.loadMs),
+      buildMs: Math.round(built.buildMs), ...next.counts(),
+    });
   }
 
   private settle(): void {

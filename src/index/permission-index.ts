@@ -652,14 +652,23 @@ export class PermissionIndex {
     };
   }
 
-  /** Bytes held in typed arrays, and the share of it that updates have made garbage. */
-  footprint(): { bytes: number; garbageRatio: number } {
-    let bytes = 0;
-    for (const b of transferables(this.toParts())) bytes += b.byteLength;
+  /** Bytes held in typed arrays. */
+  bytes(): number {
+    let n = 0;
+    for (const b of transferables(this.toParts())) n += b.byteLength;
+    return n;
+  }
+
+  /** The share of list and digest entries that incremental updates have left as garbage. */
+  garbageRatio(): number {
     const lists = [this.userOwn, this.userGroups, this.groupOwn, this.closures];
-    const used = lists.reduce((n, l) => n + l.used, 0) + this.digests.count + this.credIds.count;
-    const garbage = lists.reduce((n, l) => n + l.garbage, 0) + this.digests.garbage;
-    return { bytes, garbageRatio: used === 0 ? 0 : garbage / used };
+    // (The floor keeps small indexes, where a few updates are a large share, from rebuilding often.)
+    let used = this.digests.count + 65_536, garbage = this.digests.garbage;
+    for (const l of lists) {
+      used += l.used;
+      garbage += l.garbage;
+    }
+    return garbage / used;
   }
 
   // ---------------------------------------------------------------------------------------------
