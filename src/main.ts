@@ -2,6 +2,7 @@
 // bootstrap and demo data → WORKERS serving processes sharing the port → signals.
 import { availableParallelism } from "node:os";
 import { ConfigError, loadConfig } from "./config";
+import { consoleAdmins, publicUrl, startBanner } from "./banner";
 import { ensureBootstrapToken } from "./bootstrap";
 import { createSql } from "./db/client";
 import { type Embedded, startEmbedded } from "./db/embedded";
@@ -62,7 +63,10 @@ async function main(): Promise<void> {
         ipc: (message, child) => hub?.onMessage(message, child),
       }));
     }
-    if (demo) printDemoTokens(demo, config.port);
+    const port = service.app.server?.port ?? config.port;
+    if (demo) printDemoTokens(demo, port);
+    const admins = await consoleAdmins(service.deps.sql).catch(() => 1);
+    console.log(startBanner({ url: publicUrl(config.host, port), embeddedPg: embedded ? databaseUrl : null, dataDir: config.dataDir, admins }) + "\n");
   }
 
   let stopping = false;

@@ -122,6 +122,17 @@ export type ImportData = Partial<Record<ImportCollection, Row[]>>;
 /** Per collection, the number to report for each row (default: its 1-based position). */
 export type RowNumbers = Partial<Record<ImportCollection, number[]>>;
 
+/**
+ * How far an import is, for a progress display: `passwords` — passwords hashed of those to hash
+ * (argon2id, the slow part of a users file); a collection — rows written so far, all collections
+ * together, of all rows, reported as each collection's upsert completes.
+ */
+export interface ImportProgress {
+  stage: "passwords" | ImportCollection;
+  done: number;
+  total: number;
+}
+
 export interface ImportResult {
   /** Rows in the import, per collection present (each was inserted, updated or already equal). */
   counts: Partial<Record<ImportCollection, number>>;
@@ -537,7 +548,7 @@ async function checkCredentialOwners(tx: Tx, part: Part | undefined, hashes: str
 // Passwords
 
 /** argon2id for rows with a password, concurrently; a password equal to the stored one keeps its hash. */
-async function hashPasswords(sql: Sql, plan: Plan): Promise<void> {
+async function hashPasswords(sql: Sql, plan: Plan, onProgress?: (p: ImportProgress) => void): Promise<void> {
   const rows = plan.parts.users?.rows ?? [];
   const out: (string | null | undefined)[] = new Array(rows.length).fill(undefined);
   const withPassword: number[] = [];
@@ -554,11 +565,16 @@ async function hashPasswords(sql: Sql, plan: Plan): Promise<void> {
     } catch (e) {
       throw mapDbError(e);
     }
+    let hashed = 0;
     await Promise.all(withPassword.map(async (i) => {
       const r = rows[i]!;
       const old = stored.get(r.username);
-      if (old !== undefined && (await Bun.password.verify(r.password, old).catch(() => false))) return; // unchanged
+      if (old !== undefined && (await Bun.password.verify(r.password, old).catch(() => false))) { // unchanged
+        onProgress?.({ stage: "passwords", done: ++hashed, total: withPassword.length });
+        return;
+      }
       out[i] = await Bun.password.hash(r.password, "argon2id");
+      onProgress?.({ stage: "passwords", done: ++hashed, total: withPassword.length });
     }));
   }
   plan.passwordHashes = out;
@@ -789,10 +805,12 @@ async function upsertCredentials(tx: Tx, part: Part, hashes: string[]): Promise<
  * Validates and upserts `data` in one transaction (one revision, one audit row "import").
  * `rowNumbers` lets CSV callers report file lines instead of positions.
  */
-export async function importData(sql: Sql, actor: Actor, data: unknown, rowNumbers: RowNumbers = {}): Promise<Written<ImportResult>> {
+export async function importData(sql: Sql, actor: Actor, data: unknown, rowNumbers: RowNumbers = {}, onProgress?: (p: ImportProgress) => void): Promise<Written<ImportResult>> {
   const plan = validateImport(data, rowNumbers);
-  await hashPasswords(sql, plan);
+  await hashPasswords(sql, plan, onProgress);
   const { parts } = plan;
+  const totalRows = IMPORT_COLLECTIONS.reduce((n, c) => n + (parts[c]?.rows.length ?? 0), 0);
+  let rowsDone = 0;
   return write(sql, actor, async (tx, audit) => {
     // write() took the revision lock first: nothing another writer commits can slip between our
     // reference checks and our upserts.
@@ -815,6 +833,7 @@ export async function importData(sql: Sql, actor: Actor, data: unknown, rowNumbe
         throw importDbError(e, c);
       }
       result.counts[c] = part.rows.length;
+      onProgress?.({ stage: c, done: (rowsDone += part.rows.length), total: totalRows });
       result.inserted[c] = n.inserted;
       result.updated[c] = n.updated;
     };

@@ -1,17 +1,21 @@
-// Operator CLI: `bun run cli <command>`. Uses DATABASE_URL, or the embedded Postgres in DATA_DIR
-// when it is unset (as `bun run start` does). Secrets are printed once and never stored.
+// Operator CLI: `bun run cli <command>`. Uses DATABASE_URL; when it is unset, the embedded Postgres
+// in DATA_DIR — the one a running `bun run start` started (found from its postmaster.pid), else
+// one it starts itself for the command. Secrets are printed once and never stored.
 import { readFileSync } from "node:fs";
 import { loadConfig } from "../config";
 import { createSql, type Sql } from "../db/client";
-import { startEmbedded } from "../db/embedded";
+import { runningEmbedded, startEmbedded } from "../db/embedded";
+import { describeConnectError, StartupError } from "../db/startup";
 import { migrate } from "../db/migrate";
 import { write } from "../admin/tx";
 import { hashSecret, newSecret } from "../tokens";
 
 const USAGE = `usage: bun run cli <command>
   migrate                                  apply pending migrations from sql/
-  create-admin [--username NAME] [--label TEXT]
-                                           create an admin credential (user created if missing); prints its secret once
+  create-admin [--username NAME] [--label TEXT] [--password]
+                                           create an admin credential (user created if missing); prints its secret once;
+                                           --password also sets the user's console password: asked without echo on a
+                                           terminal, else read from stdin's first line (never from the command line)
   revoke <credential-id>                   revoke a credential
   import <file.json>                       bulk upsert (the JSON body of POST /api/v1/admin/import)
   import --collection <name> <file.csv>    bulk upsert one collection from CSV
@@ -33,20 +37,37 @@ async function connect(): Promise<{ sql: Sql; close(): Promise<void> }> {
   let url = config.databaseUrl;
   let stop: (() => Promise<void>) | null = null;
   if (!url) {
-    const pg = await startEmbedded(config.dataDir, config.embeddedPgPort);
-    url = pg.url;
-    stop = pg.stop;
+    const running = runningEmbedded(config.dataDir);
+    if (running) {
+      url = running.url;
+      console.error(`using the running service's embedded Postgres: ${running.url} (DATA_DIR ${config.dataDir})`);
+    } else {
+      const pg = await startEmbedded(config.dataDir, config.embeddedPgPort);
+      url = pg.url;
+      stop = pg.stop;
+    }
   }
   const sql = createSql(url, { max: 2 });
-  await migrate(sql);
+  try {
+    await migrate(sql);
+  } catch (e) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    await stop?.();
+    throw typeof (e as any)?.code === "string" ? describeConnectError(e, url) : e;
+  }
   return { sql, close: async () => { await sql.end({ timeout: 2 }); await stop?.(); } };
 }
 
-export async function createAdmin(sql: Sql, username: string, label: string): Promise<{ id: string; secret: string; revision: number }> {
+/** `passwordHash`: also set the user's password (argon2id), for the console's sign-in. */
+export async function createAdmin(sql: Sql, username: string, label: string, passwordHash: string | null = null): Promise<{ id: string; secret: string; revision: number }> {
   const secret = newSecret();
   const w = await write(sql, { credentialId: null }, async (tx, audit) => {
     await tx`insert into users (username, display_name) values (${username}, 'Administrator') on conflict (username) do nothing`;
     const [u] = await tx`select id from users where username = ${username}`;
+    if (passwordHash !== null) {
+      await tx`update users set password_hash = ${passwordHash}, updated_at = now() where id = ${u!.id}`;
+      audit({ action: "update", entity: "user", entityId: u!.id, before: null, after: { password: "set", via: "cli" } });
+    }
     const [c] = await tx`insert into credentials (user_id, kind, label, scopes, secret_hash)
                          values (${u!.id}, 'api', ${label}, ${["admin"]}, ${hashSecret(secret)}) returning id`;
     audit({ action: "create", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: u!.id, kind: "api", scopes: ["admin"], label, via: "cli" } });
@@ -71,6 +92,25 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
+  // The password is asked for before anything connects: a typo costs nothing.
+  let passwordHash: string | null = null;
+  if (cmd === "create-admin" && args.includes("--password")) {
+    const i = args.indexOf("--password");
+    const next = args[i + 1];
+    if (next !== undefined && !next.startsWith("--")) {
+      console.error("create-admin: --password takes no value (a password on the command line ends up in the shell history and in ps); type it when asked, or pipe it on stdin");
+      return 2;
+    }
+    args.splice(i, 1);
+    const { readNewPassword, PasswordInputError } = await import("./password");
+    try {
+      passwordHash = await Bun.password.hash(await readNewPassword(args.includes("--username") ? args[args.indexOf("--username") + 1]! : "admin"), "argon2id");
+    } catch (e) {
+      if (!(e instanceof PasswordInputError)) throw e;
+      console.error(`create-admin: ${e.message}`);
+      return 2;
+    }
+  }
   const { sql, close } = await connect();
   try {
     switch (cmd) {
@@ -80,8 +120,9 @@ async function main(argv: string[]): Promise<number> {
       case "create-admin": {
         const username = flag(args, "--username") ?? "admin";
         const label = flag(args, "--label") ?? "created with the CLI";
-        const c = await createAdmin(sql, username, label);
+        const c = await createAdmin(sql, username, label, passwordHash);
         console.log(`admin credential ${c.id} for user ${username} (revision ${c.revision})`);
+        if (passwordHash !== null) console.log(`password set: ${username} can sign in to the console (/console)`);
         console.log(`secret (shown once): ${c.secret}`);
         return 0;
       }
@@ -124,6 +165,8 @@ async function main(argv: string[]): Promise<number> {
 
 if (import.meta.main) {
   main(Bun.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    // One sentence with the fix for what an operator can meet (src/db/startup.ts), never a stack.
+    if (!(e instanceof StartupError) && typeof e?.code === "string" && process.env.DATABASE_URL) e = describeConnectError(e, process.env.DATABASE_URL);
     console.error(e?.message ?? e);
     process.exit(1);
   });

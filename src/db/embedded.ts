@@ -74,7 +74,7 @@ export async function startEmbedded(dataDir: string, port: number, database = "p
   const dir = resolve(dataDir, "pg");
   const running = runningEmbedded(dataDir, database);
   if (running) {
-    throw new StartupError(`DATA_DIR ${resolve(dataDir)} is in use: its embedded Postgres (pid ${running.pid}) already runs on port ${running.port}; stop the Portcullis that started it, or give this one its own DATA_DIR.`);
+    throw new StartupError(`DATA_DIR ${resolve(dataDir)} is in use: its embedded Postgres already runs (pid ${running.pid}, port ${running.port}); stop the Portcullis using it (or, if none does any more, that Postgres: kill ${running.pid}), or give this one its own DATA_DIR.`);
   }
   mkdirSync(resolve(dataDir), { recursive: true });
   if (process.getuid?.() === 0) {
