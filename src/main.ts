@@ -63,10 +63,6 @@ async function main(): Promise<void> {
         ipc: (message, child) => hub?.onMessage(message, child),
       }));
     }
-    const port = service.app.server?.port ?? config.port;
-    if (demo) printDemoTokens(demo, port);
-    const admins = await consoleAdmins(service.deps.sql).catch(() => 1);
-    console.log(startBanner({ url: publicUrl(config.host, port), embeddedPg: embedded ? databaseUrl : null, dataDir: config.dataDir, admins }) + "\n");
   }
 
   let stopping = false;
@@ -83,6 +79,14 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  // Last, once a signal would already stop it cleanly: what the person who started it needs to know.
+  if (!isWorker) {
+    const port = service.app.server?.port ?? config.port;
+    if (demo) printDemoTokens(demo, port);
+    const admins = await consoleAdmins(service.deps.sql).catch(() => 1);
+    console.log(startBanner({ url: publicUrl(config.host, port), embeddedPg: embedded ? databaseUrl : null, dataDir: config.dataDir, admins }) + "\n");
+  }
 }
 
 // A stray rejection from a background task (a driver callback during a connection drop, say) is
