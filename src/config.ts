@@ -46,6 +46,11 @@ export interface Config {
   trustProxy: boolean;
   /** Per-request metrics (count and latency by route and status); off only to measure their cost. */
   httpMetrics: boolean;
+  /** Rules with memory (src/state/): key prefix in Redis, timeout of one stateful decision's call. */
+  statePrefix: string;
+  stateRedisTimeoutMs: number;
+  /** Wrong PINs per credential before it is locked out for the rest of the window. */
+  rateLimitPin: RateLimit;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +65,12 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 export function parseDuration(text: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
   return m ? +m[1]! * UNITS[m[2]!]! : NaN;
+}
+
+/** Milliseconds → the largest unit that divides them: 43200000 → "12h" (parseDuration's inverse). */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m", "s"]) if (ms % UNITS[unit]! === 0) return `${ms / UNITS[unit]!}${unit}`;
+  return `${ms}ms`;
 }
 
 /** "<count>/<window>" like "10/5m", or "off". */
@@ -134,6 +145,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!/^[\x21-\x7e]{1,64}$/.test(rlPrefix)) {
     problems.push(`RATE_LIMIT_PREFIX=${JSON.stringify(rlPrefix)}: expected 1 to 64 printable characters without spaces`);
   }
+  const pinLimit = (): RateLimit => {
+    const l = limit("RATE_LIMIT_PIN", "5/15m");
+    if (l === null) problems.push("RATE_LIMIT_PIN: cannot be off (a PIN of 4 digits would fall to guessing); e.g. 5/15m");
+    return l ?? { count: 5, windowMs: 900_000 };
+  };
+  const statePrefix = env.STATE_PREFIX ?? "pcl:st:";
+  if (!/^[\x21-\x7e]{1,64}$/.test(statePrefix)) {
+    problems.push(`STATE_PREFIX=${JSON.stringify(statePrefix)}: expected 1 to 64 printable characters without spaces`);
+  }
   const bootstrap = env.ADMIN_BOOTSTRAP_TOKEN || null;
   if (bootstrap !== null && (bootstrap.length < 16 || bootstrap.length > 512)) {
     problems.push("ADMIN_BOOTSTRAP_TOKEN: must be 16 to 512 characters");
@@ -173,6 +193,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     compatTokenKey,
     httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",
     trustProxy: env.TRUST_PROXY === "1" || env.TRUST_PROXY === "true",
+    statePrefix,
+    stateRedisTimeoutMs: int("STATE_REDIS_TIMEOUT_MS", 50, 1, 10_000),
+    rateLimitPin: pinLimit(),
     demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
   };
   if (config.rateLimitMode === "synced") {

@@ -16,7 +16,7 @@ import type { Config } from "./config";
 import type { Sql } from "./db/client";
 import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
-import { REASONS } from "./index/types";
+import { REASONS, STATE_REASONS } from "./index/types";
 import type { RateLimits } from "./ratelimit/limiter";
 
 /** What the scrape-time gauges read: one service instance's parts. */
@@ -72,12 +72,12 @@ export function createMetrics(): Metrics {
   let bound: MetricSources | null = null;
   const registers = [registry];
 
-  const decisionCounts: Record<string, number> = Object.fromEntries(REASONS.map((r) => [r, 0]));
+  const decisionCounts: Record<string, number> = Object.fromEntries([...REASONS, ...STATE_REASONS].map((r) => [r, 0]));
   new Counter({
     name: "portcullis_decisions_total", help: "Verify decisions by reason", labelNames: ["reason", "allow"], registers,
     collect() {
       this.reset();
-      for (const reason of REASONS) this.inc({ reason, allow: String(reason === "granted") }, decisionCounts[reason]!);
+      for (const reason of [...REASONS, ...STATE_REASONS]) this.inc({ reason, allow: String(reason === "granted") }, decisionCounts[reason]!);
     },
   });
 

@@ -5,6 +5,8 @@ import { isValidTimezone } from "../index/clock";
 import { windowsProblem } from "../index/schedule";
 import type { ScheduleWindow } from "../index/types";
 import { invalid } from "../errors";
+import { formatDuration, parseDuration } from "../config";
+import { hashPin } from "../state/pin";
 import { hashSecret, newSecret } from "../tokens";
 import type { Tx } from "./tx";
 
@@ -92,15 +94,54 @@ export const groups = {
   },
 } satisfies Collection;
 
+const ZONE_RULES = ["parent_id", "anti_passback", "max_occupancy", "state_failure", "supervisor_group_id",
+  "supervisor_schedule_id", "requires_escort", "escort_window_s"];
+
 export const zones = {
   name: "zones" as const,
   entity: "zone",
   table: "zones",
-  filters: { name: "name" },
+  filters: { name: "name", parent_id: "parent_id" },
   search: ["name"],
-  toJson: (r) => ({ id: r.id, name: r.name, ...stamps(r) }),
-  toRow: async (_tx, input) => pick(input, ["name"]),
+  toJson: (r) => ({
+    id: r.id, name: r.name, parent_id: r.parent_id, anti_passback: r.anti_passback,
+    anti_passback_reset: r.anti_passback_reset_ms === null ? null : formatDuration(Number(r.anti_passback_reset_ms)),
+    max_occupancy: r.max_occupancy, state_failure: r.state_failure,
+    supervisor_group_id: r.supervisor_group_id, supervisor_schedule_id: r.supervisor_schedule_id,
+    requires_escort: r.requires_escort, escort_window_s: r.escort_window_s, ...stamps(r),
+  }),
+  async toRow(tx, input, existing) {
+    const row = pick(input, ["name", ...ZONE_RULES]);
+    if (input.anti_passback_reset !== undefined) {
+      if (input.anti_passback_reset === null) row.anti_passback_reset_ms = null;
+      else {
+        const ms = parseDuration(input.anti_passback_reset);
+        if (!(ms >= 1000 && ms <= 365 * 86_400_000)) throw invalid("anti_passback_reset", "expected a duration from 1s to 365d, like 30m or 12h, or null");
+        row.anti_passback_reset_ms = ms;
+      }
+    }
+    const group = row.supervisor_group_id !== undefined ? row.supervisor_group_id : existing?.supervisor_group_id ?? null;
+    const schedule = row.supervisor_schedule_id !== undefined ? row.supervisor_schedule_id : existing?.supervisor_schedule_id ?? null;
+    if ((group === null) !== (schedule === null)) throw invalid(group === null ? "supervisor_group_id" : "supervisor_schedule_id", "first person in needs both supervisor_group_id and supervisor_schedule_id (or neither)");
+    if (row.parent_id) {
+      // Serialised like group re-parenting, so two concurrent moves cannot close a cycle together.
+      await tx`select n from pcl_revision for update`;
+      if (existing && row.parent_id === existing.id) throw invalid("parent_id", "a zone cannot enclose itself");
+      if (existing) {
+        const [cycle] = await tx`
+          with recursive up(id, parent_id) as (
+            select id, parent_id from zones where id = ${row.parent_id}
+            union
+            select z.id, z.parent_id from zones z join up on z.id = up.parent_id)
+          select 1 from up where id = ${existing.id} limit 1`;
+        if (cycle) throw invalid("parent_id", "would make the zone enclose itself");
+      }
+    }
+    return row;
+  },
 } satisfies Collection;
+
+const GATE_RULES = ["direction", "two_person_window_ms", "requires_pin", "requires_escort", "escort_window_s"];
 
 export const gates = {
   name: "gates" as const,
@@ -108,8 +149,12 @@ export const gates = {
   table: "gates",
   filters: { zone_id: "zone_id", mode: "mode" },
   search: ["id", "name"],
-  toJson: (r) => ({ id: r.id, name: r.name, zone_id: r.zone_id, mode: r.mode, unlock_ms: r.unlock_ms, ...stamps(r) }),
-  toRow: async (_tx, input, existing) => pick(input, existing ? ["name", "zone_id", "mode", "unlock_ms"] : ["id", "name", "zone_id", "mode", "unlock_ms"]),
+  toJson: (r) => ({
+    id: r.id, name: r.name, zone_id: r.zone_id, mode: r.mode, unlock_ms: r.unlock_ms, direction: r.direction,
+    two_person_window_ms: r.two_person_window_ms, requires_pin: r.requires_pin, requires_escort: r.requires_escort,
+    escort_window_s: r.escort_window_s, ...stamps(r),
+  }),
+  toRow: async (_tx, input, existing) => pick(input, [...(existing ? [] : ["id"]), "name", "zone_id", "mode", "unlock_ms", ...GATE_RULES]),
 } satisfies Collection;
 
 export const schedules = {
@@ -170,10 +215,17 @@ export const credentials = {
   filters: { user_id: "user_id", kind: "kind" },
   toJson: (r) => ({
     id: r.id, user_id: r.user_id, kind: r.kind, label: r.label, scopes: r.scopes,
-    expires_at: iso(r.expires_at), valid_from: iso(r.valid_from), revoked_at: iso(r.revoked_at), ...stamps(r),
+    expires_at: iso(r.expires_at), valid_from: iso(r.valid_from), revoked_at: iso(r.revoked_at),
+    has_pin: r.pin_hash !== null, host_user_id: r.host_user_id, ...stamps(r),
   }),
   async toRow(_tx, input, existing) {
-    const row = pick(input, existing ? ["label", "scopes", "expires_at", "valid_from"] : ["user_id", "kind", "label", "scopes", "expires_at", "valid_from"]);
+    const row = pick(input, existing ? ["label", "scopes", "expires_at", "valid_from", "host_user_id"] : ["user_id", "kind", "label", "scopes", "expires_at", "valid_from", "host_user_id"]);
+    // Stored only as a salted HMAC (src/state/pin.ts); null removes the PIN.
+    if (input.pin !== undefined) row.pin_hash = input.pin === null ? null : hashPin(input.pin);
+    const host = row.host_user_id !== undefined ? row.host_user_id : existing?.host_user_id ?? null;
+    const expires = row.expires_at !== undefined ? row.expires_at : existing?.expires_at ?? null;
+    if (host !== null && expires === null) throw invalid("expires_at", "a visitor credential (host_user_id) needs a validity window: set expires_at");
+    if (host !== null && host === (row.user_id ?? existing?.user_id)) throw invalid("host_user_id", "a visitor cannot be their own host");
     if (row.scopes) row.scopes = [...new Set(row.scopes as string[])].sort();
     if (!existing) {
       // The plain secret leaves through `secret` on the create answer only; the row keeps its hash.

@@ -73,7 +73,7 @@ export async function write<T>(
   }
 }
 
-const SECRET_FIELDS = new Set(["password", "password_hash", "secret", "secret_hash", "token"]);
+const SECRET_FIELDS = new Set(["password", "password_hash", "secret", "secret_hash", "token", "pin", "pin_hash"]);
 
 /** Audit rows never hold a secret or a hash of one. */
 export function stripSecrets(v: unknown): unknown {

@@ -39,6 +39,16 @@ const BY_REASON: Record<Exclude<Reason, "granted">, CompatAnswer> = {
   denied: DENY_NO_PERMISSION,
   outside_schedule: DENY_NO_PERMISSION,
   gate_locked: DENY_NO_PERMISSION,
+  // The rules with memory had no equivalent in the original: a refusal like any other.
+  pin_required: DENY_NO_PERMISSION,
+  wrong_pin: DENY_NO_PERMISSION,
+  pin_locked: DENY_NO_PERMISSION,
+  escort_required: DENY_NO_PERMISSION,
+  awaiting_supervisor: DENY_NO_PERMISSION,
+  anti_passback: DENY_NO_PERMISSION,
+  zone_full: DENY_NO_PERMISSION,
+  awaiting_second: DENY_NO_PERMISSION,
+  state_unavailable: DENY_NO_PERMISSION,
 };
 
 /**

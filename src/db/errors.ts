@@ -24,6 +24,13 @@ const FIELD_OF: Record<string, string> = {
   credentials_user_id_fkey: "user_id",
   credentials_secret_hash_key: "secret",
   users_check: "valid_until",
+  zones_parent_id_fkey: "parent_id",
+  zones_parent_check: "parent_id",
+  zones_supervisor_group_id_fkey: "supervisor_group_id",
+  zones_supervisor_schedule_id_fkey: "supervisor_schedule_id",
+  zones_supervisor_check: "supervisor_schedule_id",
+  credentials_host_user_id_fkey: "host_user_id",
+  credentials_visitor_check: "host_user_id",
   grants_check2: "valid_until",
 };
 

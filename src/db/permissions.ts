@@ -15,13 +15,14 @@ const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 const COLS = {
   user: `u.id, u.username, u.active, ${ms("u.valid_from")}, ${ms("u.valid_until")}`,
   group: "g.id, g.name, g.parent_id",
-  zone: "z.id, z.name",
-  gate: "t.id, t.name, t.zone_id, t.mode, t.unlock_ms",
+  zone: `z.id, z.name, z.parent_id, z.anti_passback, z.anti_passback_reset_ms, z.max_occupancy, z.state_failure,
+         z.supervisor_group_id, z.supervisor_schedule_id, z.requires_escort, z.escort_window_s`,
+  gate: "t.id, t.name, t.zone_id, t.mode, t.unlock_ms, t.direction, t.two_person_window_ms, t.requires_pin, t.requires_escort, t.escort_window_s",
   schedule: "s.id, s.name, s.timezone, s.windows",
   grant: `r.id, r.subject_user_id, r.subject_group_id, r.target_gate_id, r.target_zone_id, r.effect, r.schedule_id,
           ${ms("r.valid_from")}, ${ms("r.valid_until")}`,
   credential: `c.id, c.user_id, c.kind, c.scopes, c.secret_hash, ${ms("c.expires_at")}, ${ms("c.valid_from")},
-               c.revoked_at is not null, d.credential_id is not null`,
+               c.revoked_at is not null, d.credential_id is not null, c.pin_hash, c.host_user_id`,
 } as const;
 
 // Revoked devices, for the DEVICE_INACTIVE distinction: a hash join, not a subquery per credential.
@@ -34,15 +35,26 @@ const until = (v: number | null) => v ?? Infinity;
 
 const toUser = (r: Row): UserRec => ({ id: r[0], username: r[1], active: r[2], validFrom: from(r[3]), validUntil: until(r[4]) });
 const toGroup = (r: Row): GroupRec => ({ id: r[0], name: r[1], parentId: r[2] });
-const toZone = (r: Row): ZoneRec => ({ id: r[0], name: r[1] });
-const toGate = (r: Row): GateRec => ({ id: r[0], name: r[1], zoneId: r[2], mode: r[3], unlockMs: r[4] });
+const toZone = (r: Row): ZoneRec => ({
+  id: r[0], name: r[1], parentId: r[2], antiPassback: r[3], antiPassbackResetMs: Number(r[4] ?? 0), maxOccupancy: r[5] ?? 0,
+  stateFailure: r[6], supervisorGroupId: r[7], supervisorScheduleId: r[8], requiresEscort: r[9], escortWindowMs: r[10] * 1000,
+});
+const toGate = (r: Row): GateRec => ({
+  id: r[0], name: r[1], zoneId: r[2], mode: r[3], unlockMs: r[4], direction: r[5], twoPersonWindowMs: r[6] ?? 0,
+  requiresPin: r[7], requiresEscort: r[8], escortWindowMs: r[9] * 1000,
+});
 const toSchedule = (r: Row): ScheduleRec => ({ id: r[0], name: r[1], timezone: r[2], windows: r[3] });
 const toGrant = (r: Row): GrantRec => ({
   id: r[0], subjectUserId: r[1], subjectGroupId: r[2], targetGateId: r[3], targetZoneId: r[4], effect: r[5],
   scheduleId: r[6], validFrom: from(r[7]), validUntil: until(r[8]),
 });
-const toCredential = (r: Row): CredentialRec =>
-  new PackedCredential(r[0], r[1], r[2], r[3], r[4], until(r[5]), from(r[6]), r[7], r[8]);
+const toCredential = (r: Row): CredentialRec => {
+  const c: CredentialRec = new PackedCredential(r[0], r[1], r[2], r[3], r[4], until(r[5]), from(r[6]), r[7], r[8]);
+  // Only the few credentials with a PIN or a host carry these (src/state/ reads them).
+  if (r[9] !== null) c.pinHash = r[9];
+  if (r[10] !== null) c.hostUserId = r[10];
+  return c;
+};
 
 const RR = "isolation level repeatable read read only";
 

@@ -3,6 +3,7 @@ import { t } from "elysia";
 import { FormatRegistry } from "elysia/type-system";
 import { isDateTime } from "../dates";
 import { invalid } from "../errors";
+import { PIN_PATTERN } from "../state/pin";
 
 // Elysia's own "date-time" format accepts whatever `new Date()` can read (2026-02-30 as March 2,
 // +099999, RFC 2822 strings); every `format: "date-time"` schema is checked by our one parser.
@@ -34,6 +35,7 @@ export const VerifyBody = t.Object(
     gate_id: t.String({ minLength: 1, maxLength: 64, examples: ["GATE_001"] }),
     token: t.String({ minLength: 1, maxLength: 1024, examples: ["pcl_demo_alice_card_0000000000000000000000000000"] }),
     min_revision: t.Optional(Int({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Wait up to 250 ms for the index to reach this revision (read-your-writes)" })),
+    pin: t.Optional(t.String({ pattern: PIN_PATTERN, description: "The PIN typed at a card + PIN gate (requires_pin); 4 to 8 digits" })),
   },
   { additionalProperties: false, examples: [VERIFY_EXAMPLE] },
 );
@@ -81,13 +83,30 @@ const UserFields = {
   valid_until: NullableDate,
 };
 const GroupFields = { name: Name, parent_id: t.Union([Id, t.Null()]) };
-const ZoneFields = { name: Name };
+const Bool = t.Boolean();
+const ZoneFields = {
+  name: Name,
+  parent_id: t.Union([Id, t.Null()], { description: "The enclosing zone: entering this zone enters it too (presence and occupancy only; grants target a gate's own zone)" }),
+  anti_passback: t.Union([t.Literal("off"), t.Literal("soft"), t.Literal("hard")], { description: "soft: allow and flag the event; hard: deny `anti_passback`" }),
+  anti_passback_reset: t.Union([t.String({ maxLength: 16, examples: ["12h"] }), t.Null()], { description: "A presence or exit older than this no longer counts against the next pass (1s..365d); null: never" }),
+  max_occupancy: t.Union([Int({ minimum: 1, maximum: 10000000 }), t.Null()], { description: "Entries are denied `zone_full` at this many people inside; exits always pass" }),
+  state_failure: t.Union([t.Literal("open"), t.Literal("closed")], { description: "Shared state unreachable: open decides without the stateful rules (event flagged state_failure_open), closed denies `state_unavailable`" }),
+  supervisor_group_id: t.Union([Id, t.Null()], { description: "First person in: with supervisor_schedule_id, the zone opens for its grants during the schedule only after a member of this group entered that local day" }),
+  supervisor_schedule_id: t.Union([Id, t.Null()]),
+  requires_escort: Bool,
+  escort_window_s: Int({ minimum: 1, maximum: 3600, description: "How recently a visitor's host must have passed the same gate" }),
+};
 const GateFields = {
   id: t.String({ pattern: "^[A-Za-z0-9_.:-]{1,64}$", examples: ["GATE_001"] }),
   name: Name,
   zone_id: t.Union([Id, t.Null()]),
   mode: t.Union([t.Literal("normal"), t.Literal("locked"), t.Literal("disabled")]),
   unlock_ms: Int({ minimum: 0, maximum: 600000 }),
+  direction: t.Union([t.Literal("in"), t.Literal("out"), t.Literal("both")], { description: "Relative to the gate's zone: in enters it, out leaves it, both moves no one" }),
+  two_person_window_ms: t.Union([Int({ minimum: 1000, maximum: 600000 }), t.Null()], { description: "Two-person rule: a second, different authorized user within this window opens" }),
+  requires_pin: Bool,
+  requires_escort: Bool,
+  escort_window_s: Int({ minimum: 1, maximum: 3600 }),
 };
 const Window = t.Object(
   {
@@ -127,8 +146,13 @@ const CredentialCreate = {
   expires_at: NullableDate,
   valid_from: NullableDate,
   secret: t.String({ minLength: 4, maxLength: 512, description: "write-only: a card's own number; generated when absent" }),
+  pin: t.Union([t.String({ pattern: PIN_PATTERN }), t.Null()], { description: "write-only: 4 to 8 digits for card + PIN gates; stored as a salted HMAC; null removes it" }),
+  host_user_id: t.Union([Id, t.Null()], { description: "A visitor credential's host (needs expires_at)" }),
 };
-const CredentialPatch = { label: CredentialCreate.label, scopes: Scopes, expires_at: NullableDate, valid_from: NullableDate };
+const CredentialPatch = {
+  label: CredentialCreate.label, scopes: Scopes, expires_at: NullableDate, valid_from: NullableDate, pin: CredentialCreate.pin,
+  host_user_id: CredentialCreate.host_user_id,
+};
 
 const strict = { additionalProperties: false } as const;
 type Fields = Record<string, any>;

@@ -86,7 +86,14 @@ export interface IndexParts {
   small: {
     groups: GroupRec[]; zones: ZoneRec[]; gates: GateRec[]; schedules: ScheduleRec[];
     groupIds: string[]; zoneIds: string[]; gateIds: string[]; scheduleIds: string[];
+    /** The few credentials with a PIN or a visitor's host (src/state/). */
+    credentialRules?: Array<[id: string, rules: CredentialRules]>;
   };
+}
+
+export interface CredentialRules {
+  pinHash: string | null;
+  hostUserId: string | null;
 }
 
 /** The ArrayBuffers of `parts`, for postMessage's transfer list (moved, not copied). */
@@ -139,6 +146,8 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 
 export class PermissionIndex {
   revision = 0;
+  /** Bumped by every change of a gate or zone: what src/state/ compiles its rule table from. */
+  layoutVersion = 0;
 
   // ---- users (interned ids; columns by user number) ----
   private userIds: KeyTable;
@@ -189,6 +198,8 @@ export class PermissionIndex {
   private readonly scheduleNames: Names;
   private scheduleAt: Array<CompiledSchedule | undefined> = [];
   private readonly clocks = new Map<string, TzClock>();
+  /** PIN hashes and visitors' hosts: a small table beside the credential columns, read by src/state/. */
+  private readonly credentialRules = new Map<string, CredentialRules>();
 
   constructor(parts?: IndexParts) {
     const p = parts ?? emptyParts();
@@ -225,6 +236,7 @@ export class PermissionIndex {
     this.gateNames = new Names(s.gateIds);
     this.scheduleNames = new Names(s.scheduleIds);
     for (const z of s.zones) this.zones.set(z.id, z);
+    for (const [id, r] of s.credentialRules ?? []) this.credentialRules.set(id, r);
     for (const gr of s.groups) this.putGroup(gr);
     for (const gt of s.gates) this.putGate(gt);
     for (const sc of s.schedules) this.putSchedule(sc);
@@ -259,6 +271,7 @@ export class PermissionIndex {
         groups: [...this.groups.values()], zones: [...this.zones.values()], gates: [...this.gates.values()],
         schedules: [...this.schedules.values()].map((s) => s.rec),
         groupIds: this.groupNames.ids, zoneIds: this.zoneNames.ids, gateIds: this.gateNames.ids, scheduleIds: this.scheduleNames.ids,
+        credentialRules: [...this.credentialRules],
       },
     };
   }
@@ -431,6 +444,7 @@ export class PermissionIndex {
       if (rec) this.zones.set(id, rec);
       else this.zones.delete(id);
     }
+    if (cs.zones?.length || cs.gates?.length) this.layoutVersion++;
     // Gates are read at decision time (mode, zone), so a gate change recompiles nobody.
     for (const [id, rec] of cs.gates ?? []) {
       if (rec) this.putGate(rec);
@@ -464,6 +478,7 @@ export class PermissionIndex {
     if (rows.length === 0) return;
     const released: number[] = [];
     for (const [id] of rows) {
+      this.credentialRules.delete(id);
       const c = this.credIds.find(id);
       if (c < 0 || (this.credBits[c]! & C_PRESENT) === 0) continue;
       const e = this.credHash[c]!;
@@ -708,7 +723,7 @@ export class PermissionIndex {
       id: this.credIds.key(c), userId: this.userIds.key(this.credUser[c]!), kind: KINDS[bits & 7]!,
       scopes: SCOPE_LISTS[(bits >> C_SCOPE_SHIFT) & 3]!, secretHash: e < 0 ? "" : this.digests.key(e),
       expiresAt: this.credExpires[c]!, validFrom: this.credFrom[c]!, revoked: (bits & C_REVOKED) !== 0,
-      deviceRevoked: (bits & C_DEVICE_REVOKED) !== 0,
+      deviceRevoked: (bits & C_DEVICE_REVOKED) !== 0, ...this.credentialRules.get(this.credIds.key(c)),
     };
   }
 
@@ -851,6 +866,7 @@ export class PermissionIndex {
   }
 
   private putCredential(c: CredentialRec): void {
+    if (c.pinHash || c.hostUserId) this.credentialRules.set(c.id, { pinHash: c.pinHash ?? null, hostUserId: c.hostUserId ?? null });
     const n = this.credIds.intern(c.id);
     if (n >= this.credBits.length) {
       const cap = roomFor(n + 1 + (n >> 2));

@@ -19,9 +19,25 @@ export interface GroupRec {
   parentId: string | null;
 }
 
+export type AntiPassback = "off" | "soft" | "hard";
+export type Direction = "in" | "out" | "both";
+
 export interface ZoneRec {
   id: string;
   name: string;
+  /** The enclosing zone (presence only: an entry here is an entry there too). */
+  parentId?: string | null;
+  antiPassback?: AntiPassback;
+  /** 0: a presence never stops counting against the next pass. */
+  antiPassbackResetMs?: number;
+  /** 0: no limit. */
+  maxOccupancy?: number;
+  /** Shared state unreachable: decide without the stateful rules ("open") or refuse ("closed"). */
+  stateFailure?: "open" | "closed";
+  supervisorGroupId?: string | null;
+  supervisorScheduleId?: string | null;
+  requiresEscort?: boolean;
+  escortWindowMs?: number;
 }
 
 export interface GateRec {
@@ -30,6 +46,12 @@ export interface GateRec {
   zoneId: string | null;
   mode: GateMode;
   unlockMs: number;
+  direction?: Direction;
+  /** 0: one person opens. */
+  twoPersonWindowMs?: number;
+  requiresPin?: boolean;
+  requiresEscort?: boolean;
+  escortWindowMs?: number;
 }
 
 /** A weekly window in the schedule's own timezone; days are ISO weekdays (1 = Monday). */
@@ -69,6 +91,10 @@ export interface CredentialRec {
   revoked: boolean;
   /** Set for device credentials whose device was revoked (a distinct reason for old clients). */
   deviceRevoked?: boolean;
+  /** "hs256$salt$mac" when the credential has a PIN (src/state/pin.ts). */
+  pinHash?: string | null;
+  /** A visitor credential's host. */
+  hostUserId?: string | null;
 }
 
 /** Everything, consistent at one revision. */
@@ -112,7 +138,20 @@ export const REASONS = [
   "denied",
   "outside_schedule",
 ] as const;
-export type Reason = (typeof REASONS)[number];
+
+/** Reasons of the rules with memory (src/state/), decided after the grants allowed; never by decide(). */
+export const STATE_REASONS = [
+  "pin_required",
+  "wrong_pin",
+  "pin_locked",
+  "escort_required",
+  "awaiting_supervisor",
+  "anti_passback",
+  "zone_full",
+  "awaiting_second",
+  "state_unavailable",
+] as const;
+export type Reason = (typeof REASONS)[number] | (typeof STATE_REASONS)[number];
 
 export interface Decision {
   allow: boolean;

@@ -124,10 +124,18 @@ export class RedisLink {
   private closing = false;
   private readonly readyOnce: Promise<void>;
 
-  constructor(url: string, opts: { prefix: string; timeoutMs: number }) {
+  private readonly say: { name: string; down: string; up: string };
+
+  constructor(url: string, opts: { prefix: string; timeoutMs: number; say?: { name: string; down: string; up: string } }) {
     this.prefix = opts.prefix;
+    // The rules with memory (src/state/) use a link of their own, with their own messages.
+    this.say = opts.say ?? {
+      name: "portcullis-ratelimit",
+      down: "rate limits: Redis unavailable, deciding locally until it is back",
+      up: "rate limits: Redis is back, limits are shared again",
+    };
     this.client = new Redis(url, {
-      connectionName: "portcullis-ratelimit",
+      connectionName: this.say.name,
       // RESP2: the replies here are integers and short arrays, which RESP2 parses faster.
       protocol: 2,
       commandTimeout: opts.timeoutMs,
@@ -201,7 +209,7 @@ export class RedisLink {
       return;
     }
     this.lastWarnAt = now;
-    log.warn("rate limits: Redis unavailable, deciding locally until it is back", {
+    log.warn(this.say.down, {
       error: e == null ? "connection closed" : String((e as Error)?.message ?? e),
       ...(this.quietOutages ? { outages_since_last_warning: this.quietOutages } : {}),
     });
@@ -212,7 +220,7 @@ export class RedisLink {
     this.retryAt = 0;
     if (this.downSince === null) return;
     // A first connect that went smoothly is not a recovery; a quiet (flapping) outage ends quietly.
-    if (this.announced && this.quietOutages === 0) log.info("rate limits: Redis is back, limits are shared again", { after_ms: Date.now() - this.downSince });
+    if (this.announced && this.quietOutages === 0) log.info(this.say.up, { after_ms: Date.now() - this.downSince });
     this.downSince = null;
     this.announced = false;
   }
