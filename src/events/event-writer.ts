@@ -24,6 +24,22 @@ export interface AccessEvent {
   allow: boolean;
   reason: string;
   revision: number;
+  /** Rules with memory (src/state/): the zone, the presence move, flags, the two-person peer. */
+  zoneId?: string | null;
+  direction?: "in" | "out" | null;
+  flags?: string[] | null;
+  peerEventId?: string | null;
+  peerUserId?: string | null;
+}
+
+/** What a stateful decision adds to its event (its id was made before the decision: a pair names it). */
+export interface EventExtra {
+  id: string;
+  zoneId: string | null;
+  direction: "in" | "out" | null;
+  flags: string[] | null;
+  peerEventId: string | null;
+  peerUserId: string | null;
 }
 
 export interface EventWriterOptions {
@@ -102,11 +118,19 @@ export class EventWriter {
   }
 
   /** The verify path's one call: the decision (reason rate_limited too) becomes an event with an id made now. */
-  record(d: Pick<Decision, "allow" | "userId" | "credentialId" | "credentialKind"> & { reason: string }, gateId: string, revision: number, at: number): void {
-    this.push({
-      id: Bun.randomUUIDv7(), at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null,
+  record(d: Pick<Decision, "allow" | "userId" | "credentialId" | "credentialKind"> & { reason: string }, gateId: string, revision: number, at: number, extra?: EventExtra): void {
+    const e: AccessEvent = {
+      id: extra?.id ?? Bun.randomUUIDv7(), at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null,
       isDevice: d.credentialKind === "device", allow: d.allow, reason: d.reason, revision,
-    });
+    };
+    if (extra !== undefined) {
+      e.zoneId = extra.zoneId;
+      e.direction = extra.direction;
+      e.flags = extra.flags;
+      e.peerEventId = extra.peerEventId;
+      e.peerUserId = extra.peerUserId;
+    }
+    this.push(e);
   }
 
   push(e: AccessEvent): void {
@@ -234,9 +258,9 @@ export class EventWriter {
     let text = "";
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i]!;
-      text += `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}\n`;
+      text += `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}\t${e.zoneId ?? "\\N"}\t${e.direction ?? "\\N"}\t${e.flags ? `{${e.flags.join(",")}}` : "\\N"}\t${e.peerEventId ?? "\\N"}\t${e.peerUserId ?? "\\N"}\n`;
     }
-    const w = await this.sql`copy access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision) from stdin`.writable();
+    const w = await this.sql`copy access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id) from stdin`.writable();
     await new Promise<void>((resolve, reject) => {
       w.on("error", reject);
       w.on("finish", () => resolve());
@@ -249,16 +273,24 @@ export class EventWriter {
     const ids = new Array<string>(n), ats = new Array<string>(n), gates = new Array<string>(n);
     const users = new Array<string | null>(n), creds = new Array<string | null>(n);
     const allows = new Array<string>(n), reasons = new Array<string>(n), revs = new Array<number>(n);
+    const zones = new Array<string | null>(n), dirs = new Array<string | null>(n), flags = new Array<string | null>(n);
+    const peers = new Array<string | null>(n), peerUsers = new Array<string | null>(n);
     for (let i = 0; i < n; i++) {
       const e = batch[i]!;
       ids[i] = e.id; ats[i] = isoTime(e.at); gates[i] = e.gateId.replaceAll("\0", "\uFFFD"); users[i] = e.userId;
       creds[i] = e.credentialId; allows[i] = e.allow ? "t" : "f"; reasons[i] = e.reason; revs[i] = e.revision;
+      zones[i] = e.zoneId ?? null; dirs[i] = e.direction ?? null; flags[i] = e.flags ? e.flags.join(",") : null;
+      peers[i] = e.peerEventId ?? null; peerUsers[i] = e.peerUserId ?? null;
     }
-    // Booleans travel as text: postgres.js cannot infer a bool[] parameter.
+    // Booleans travel as text: postgres.js cannot infer a bool[] parameter; flags as "a,b".
     await this.sql`
-      insert into access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision)
-      select * from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
-                           ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[])
+      insert into access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id)
+      select id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction,
+             string_to_array(flags, ','), peer_event_id, peer_user_id
+      from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
+                  ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[],
+                  ${zones}::text[], ${dirs}::text[], ${flags}::text[], ${peers}::uuid[], ${peerUsers}::text[])
+        as u(id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id)
       on conflict do nothing`;
   }
 

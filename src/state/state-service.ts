@@ -1,0 +1,304 @@
+// The rules with memory, as the verify core uses them: turn an allowed decision at a gate with such
+// a rule into one plan (plan.ts), run it on the store, and map the reply back to a decision and the
+// extra fields of its access event. Also: which store this process may use, rebuilding presence
+// from the events when the store is empty, and the admin reads (presence, occupancy, forgive).
+//
+// Which store:
+//  - REDIS_URL set: Redis, shared by every process and host.
+//  - no REDIS_URL: this process's memory — but only while it holds a Postgres advisory lock, so
+//    among the processes and instances on one database exactly one keeps state. Every other one
+//    (a second WORKER, a second instance) has none: its stateful gates decide by their zone's
+//    state_failure (open: without the rule, flagged; closed: state_unavailable). No process ever
+//    decides from a state of its own that the others do not see.
+import type { Config } from "../config";
+import type { Sql } from "../db/client";
+import type { EventExtra } from "../events/event-writer";
+import type { PermissionIndex } from "../index/permission-index";
+import type { CredentialRec, Decision, Reason } from "../index/types";
+import { log } from "../log";
+import { checkPin } from "./pin";
+import { type Plan, type Reply, KEY } from "./plan";
+import { presenceFromEvents } from "./rebuild";
+import { type GateRules, isMember, localDate } from "./rules";
+import { NoState, type StateStore, StateUnavailable } from "./store";
+import { LocalState } from "./store-local";
+import { RedisState } from "./store-redis";
+
+const LOCAL_LOCK_KEY = 0x70636c53; // "pclS"
+const DAY = 86_400_000;
+
+export interface StatefulResult {
+  decision: Decision;
+  extra: EventExtra;
+  /** For explain and tests: what the store said ("ok", a reason, "unavailable", "unbuilt"). */
+  store: string;
+}
+
+type Source = { current: PermissionIndex };
+
+export class StateService {
+  private rebuilding: Promise<void> | null = null;
+  private lockConn: { release(): void; unsafe: Sql["unsafe"] } | null = null;
+  private lockTimer: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+  /** Decisions made without their rule because the store was unavailable, by failure mode. */
+  failures = { open: 0, closed: 0 };
+
+  private constructor(
+    private readonly config: Readonly<Config>,
+    private readonly sql: Sql,
+    private readonly feed: Source,
+    public store: StateStore,
+  ) {}
+
+  /** Picks the store (see the header) and builds its state when it is empty. */
+  static async start(config: Readonly<Config>, sql: Sql, feed: Source): Promise<StateService> {
+    if (config.redisUrl) {
+      const store = RedisState.fromConfig(config);
+      const s = new StateService(config, sql, feed, store);
+      if (await store.ready(2000)) await s.ensureBuilt();
+      else log.warn("rules with memory: Redis not reachable at start; each zone's state_failure decides until it is");
+      // After a reconnect the Redis may be a new, empty one: check, and rebuild from the events.
+      store.link.client.on("ready", () => void s.ensureBuilt());
+      return s;
+    }
+    const s = new StateService(config, sql, feed, new NoState("no REDIS_URL, and another process keeps the state"));
+    await s.claimLocal();
+    if (s.store.kind !== "local") {
+      s.lockTimer = setInterval(() => void s.claimLocal(), 5000);
+      s.lockTimer.unref?.();
+    }
+    return s;
+  }
+
+  /** No REDIS_URL: keep the state here if no other process on this database does (advisory lock). */
+  private async claimLocal(): Promise<void> {
+    if (this.stopped || this.store.kind === "local") return;
+    try {
+      const conn = await this.sql.reserve();
+      const [r] = await conn`select pg_try_advisory_lock(${LOCAL_LOCK_KEY}) as ok`;
+      if (!r!.ok) {
+        conn.release();
+        return;
+      }
+      this.lockConn = conn as any;
+      const local = new LocalState();
+      await local.replace(await presenceFromEvents(this.sql, this.feed.current));
+      this.store = local;
+      log.info("rules with memory: state kept in this process (no REDIS_URL); other processes on this database decide by state_failure");
+      if (this.lockTimer) clearInterval(this.lockTimer);
+      // The lock lives as long as its connection: check it, and give the state up when it is gone.
+      this.lockTimer = setInterval(() => void this.checkLock(), 2000);
+      this.lockTimer.unref?.();
+    } catch (e) {
+      log.warn("rules with memory: could not claim the in-process state", { error: String(e) });
+    }
+  }
+
+  private async checkLock(): Promise<void> {
+    try {
+      await Promise.race([this.lockConn!.unsafe("select 1"), Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
+    } catch {
+      log.warn("rules with memory: lost the connection holding the state lock; stateful gates decide by state_failure until it is claimed again");
+      (this.store as LocalState).reset?.();
+      this.store = new NoState("the state lock was lost");
+      try {
+        this.lockConn?.release();
+      } catch {}
+      this.lockConn = null;
+      if (this.lockTimer) clearInterval(this.lockTimer);
+      this.lockTimer = setInterval(() => void this.claimLocal(), 5000);
+      this.lockTimer.unref?.();
+    }
+  }
+
+  /** Rebuilds presence from the events when the store is empty (Redis restarted); one process at a time. */
+  ensureBuilt(): Promise<void> {
+    return (this.rebuilding ??= (async () => {
+      try {
+        if (await this.store.built()) return;
+        if (!(await this.store.lockRebuild(60_000))) return; // another process is on it
+        const t0 = Date.now();
+        const state = await presenceFromEvents(this.sql, this.feed.current);
+        await this.store.replace(state);
+        let people = 0;
+        for (const h of state.inside.values()) people += h.size;
+        log.info("rules with memory: presence rebuilt from the access events", { zones: state.inside.size, presences: people, ms: Date.now() - t0 });
+      } catch (e) {
+        log.warn("rules with memory: rebuild failed; will retry", { error: String(e) });
+      }
+    })().finally(() => {
+      this.rebuilding = null;
+    }));
+  }
+
+  /** The plan for one allowed decision at a gate with rules; null when no state is needed after all. */
+  plan(ix: PermissionIndex, r: GateRules, cred: CredentialRec, pinOk: 0 | 1, now: number, ev: string, dry: boolean): { keys: string[]; plan: Plan } | null {
+    const keys: string[] = [KEY.built];
+    const k = (name: string) => keys.push(name);
+    const user = cred.userId;
+    const p: Plan = { now, user, gate: r.gate.id, ev };
+    if (dry) p.dry = 1;
+    let any = false;
+    if (r.pin) {
+      p.pin = { k: k(KEY.pin(cred.id)), ok: pinOk, lim: this.config.rateLimitPin.count, win: this.config.rateLimitPin.windowMs };
+      any = true;
+    }
+    const host = cred.hostUserId ?? null;
+    if (r.escortMs > 0) {
+      if (host !== null) p.esc = { k: k(KEY.pass(r.gate.id, host)), win: r.escortMs };
+      p.pass = { k: k(KEY.pass(r.gate.id, user)), ttl: r.escortMs };
+      any = true;
+    }
+    if (r.firstIn !== null) {
+      const date = localDate(ix, r.firstIn.scheduleId, now);
+      if (date !== null) {
+        const sup = isMember(ix, user, r.firstIn.groupId);
+        const open = ix.schedules.get(r.firstIn.scheduleId)?.isOpen(now) ?? false;
+        if (sup || open) {
+          p.fi = { k: k(KEY.firstIn(r.firstIn.zone.id, date)), sup: sup ? 1 : 0, ttl: 2 * DAY };
+          any = true;
+        }
+      }
+    }
+    if (r.presence !== null) {
+      const pr = r.presence;
+      p.pr = {
+        dir: pr.dir, apb: pr.apb, reset: pr.resetMs,
+        z: pr.zones.map((z) => ({ i: k(KEY.zoneIn(z.id)), o: k(KEY.zoneOut(z.id)), max: pr.dir === "in" ? z.maxOccupancy ?? 0 : 0 })),
+      };
+      any = true;
+    }
+    if (r.twoPersonMs > 0) {
+      p.tp = { k: k(KEY.twoPerson(r.gate.id)), win: r.twoPersonMs };
+      any = true;
+    }
+    return any ? { keys, plan: p } : null;
+  }
+
+  /**
+   * The stateful part of an allowed decision `d` at a gate with rules `r`: one store call (bounded
+   * by its timeout; at once when the store is known to be down). Never throws.
+   */
+  async decide(ix: PermissionIndex, d: Decision, r: GateRules, pin: string | undefined, now: number): Promise<StatefulResult> {
+    const extra: EventExtra = { id: Bun.randomUUIDv7(), zoneId: r.zone?.id ?? null, direction: null, flags: null, peerEventId: null, peerUserId: null };
+    const cred = d.credentialId !== undefined ? ix.credentialsById.get(d.credentialId) : undefined;
+    if (cred === undefined) return { decision: d, extra, store: "ok" };
+    const refuse = (reason: Reason): Decision => ({ ...d, allow: false, reason, unlockMs: 0 });
+    let pinOk: 0 | 1 = 1;
+    if (r.pin) {
+      if (pin === undefined) return { decision: refuse("pin_required"), extra, store: "ok" };
+      pinOk = cred.pinHash && checkPin(cred.pinHash, pin) ? 1 : 0;
+    }
+    const planned = this.plan(ix, r, cred, pinOk, now, extra.id, false);
+    if (planned === null) return { decision: d, extra, store: "ok" };
+    let reply: Reply;
+    try {
+      reply = await this.store.run(planned.keys, planned.plan);
+    } catch (e) {
+      if (!(e instanceof StateUnavailable)) log.warn("rules with memory: unexpected store error", { error: String(e) });
+      return this.failed(d, r, pinOk, extra, "unavailable");
+    }
+    const code = reply[0];
+    if (code === "unbuilt") {
+      void this.ensureBuilt();
+      return this.failed(d, r, pinOk, extra, "unbuilt");
+    }
+    if (reply[1]) extra.flags = reply[1].split(",");
+    if (code !== "ok") return { decision: refuse(code as Reason), extra, store: code };
+    if (planned.plan.pr) extra.direction = planned.plan.pr.dir;
+    if (reply[2]) {
+      extra.peerUserId = reply[2];
+      extra.peerEventId = reply[3] || null;
+      if (extra.peerEventId) this.linkPeer(extra.peerEventId, extra.id, cred.userId);
+    }
+    return { decision: d, extra, store: "ok" };
+  }
+
+  /** The store could not answer: the zone's state_failure decides (a gate without a zone: closed). */
+  private failed(d: Decision, r: GateRules, pinOk: 0 | 1, extra: EventExtra, store: string): StatefulResult {
+    if (!r.failOpen) {
+      this.failures.closed++;
+      return { decision: { ...d, allow: false, reason: "state_unavailable", unlockMs: 0 }, extra, store };
+    }
+    this.failures.open++;
+    extra.flags = ["state_failure_open"];
+    // The PIN is checked without the store; only its wrong-PIN count is not kept meanwhile.
+    if (pinOk === 0) return { decision: { ...d, allow: false, reason: "wrong_pin", unlockMs: 0 }, extra, store };
+    return { decision: d, extra, store };
+  }
+
+  /**
+   * The first decision of a two-person pair was recorded before its peer was known: name the
+   * peer in it. Its event may still be in some node's buffer, so retry for a while.
+   */
+  private linkPeer(firstEventId: string, peerEventId: string, peerUserId: string): void {
+    // A UUIDv7 starts with its millisecond timestamp: the partition to look in.
+    const at = parseInt(firstEventId.replace(/-/g, "").slice(0, 12), 16);
+    const from = new Date(at - 1000), to = new Date(at + 1000);
+    let attempt = 0;
+    const tryLink = async () => {
+      if (this.stopped) return;
+      try {
+        const rows = await this.sql`update access_events set peer_event_id = ${peerEventId}, peer_user_id = ${peerUserId}
+          where at >= ${from} and at < ${to} and id = ${firstEventId} and peer_event_id is null returning id`;
+        if (rows.length) return;
+      } catch {}
+      if (++attempt < 12) setTimeout(tryLink, Math.min(5000, 50 * 2 ** attempt)).unref?.();
+    };
+    setTimeout(tryLink, 50).unref?.();
+  }
+
+  /** Explain: the rules, this user's presence, occupancy, and what the store would answer now (PIN aside). */
+  async explain(ix: PermissionIndex, r: GateRules, cred: CredentialRec | undefined, userId: string, now: number) {
+    const zone = r.zone;
+    const rules = {
+      zone_id: zone?.id ?? null,
+      direction: r.gate.direction ?? "both",
+      anti_passback: zone?.antiPassback ?? "off",
+      anti_passback_reset_ms: zone?.antiPassbackResetMs || null,
+      max_occupancy: r.presence?.zones.filter((z) => z.maxOccupancy).map((z) => ({ zone_id: z.id, max: z.maxOccupancy })) ?? [],
+      two_person_window_ms: r.twoPersonMs || null,
+      requires_pin: r.pin,
+      escort_window_ms: r.escortMs || null,
+      visitor_host_user_id: cred?.hostUserId ?? null,
+      first_in: r.firstIn ? { supervisor_group_id: r.firstIn.groupId, schedule_id: r.firstIn.scheduleId, supervisor: isMember(ix, userId, r.firstIn.groupId) } : null,
+      state_failure: r.failOpen ? "open" : "closed",
+    };
+    const out: Record<string, unknown> = { rules, store: this.store.kind };
+    try {
+      if (zone) {
+        const present = (await this.store.presence(zone.id)).find((p) => p.userId === userId);
+        out.inside = present ? { since: new Date(present.since).toISOString(), gate_id: present.gateId } : null;
+        const ids = r.presence?.zones.map((z) => z.id) ?? [zone.id];
+        const counts = await this.store.occupancy(ids);
+        out.occupancy = ids.map((id, i) => ({ zone_id: id, count: counts[i], max: ix.zones.get(id)?.maxOccupancy || null }));
+      }
+      const asCred = cred ?? ({ id: "explain", userId, hostUserId: null } as unknown as CredentialRec);
+      const planned = this.plan(ix, { ...r, pin: false }, asCred, 1, now, "explain", true);
+      if (planned) {
+        const reply = await this.store.run(planned.keys, planned.plan);
+        out.outcome = reply[0] === "ok" ? "passes" : reply[0] === "unbuilt" ? (r.failOpen ? "state_failure_open" : "state_unavailable") : reply[0];
+        if (reply[1]) out.flags = reply[1].split(",");
+      } else out.outcome = "passes";
+      if (r.pin) out.note = "the PIN is not checked by explain: a verify without one answers pin_required";
+    } catch (e) {
+      out.outcome = r.failOpen ? "state_failure_open" : "state_unavailable";
+      out.error = e instanceof StateUnavailable ? e.why : String(e);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.lockTimer) clearInterval(this.lockTimer);
+    await this.rebuilding?.catch(() => {});
+    try {
+      if (this.lockConn) {
+        await this.lockConn.unsafe(`select pg_advisory_unlock(${LOCAL_LOCK_KEY})`).catch(() => {});
+        this.lockConn.release();
+      }
+    } catch {}
+    await this.store.close();
+  }
+}
