@@ -5,6 +5,7 @@ import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
 import type { RateLimits } from "./ratelimit/limiter";
 import type { LoginThrottle } from "./ratelimit/login-throttle";
+import type { StateService } from "./state/state-service";
 import type { Verify } from "./verify/verify";
 
 /** What the services and the transports (HTTP, compat) are built from; main.ts (and tests) assemble it. */
@@ -18,6 +19,8 @@ export interface Deps {
   limits: RateLimits;
   /** This instance's metrics: its own registry, counters and scrape-time gauges. */
   metrics: Metrics;
+  /** The rules with memory: their store (Redis, or this process), presence, rebuilds. */
+  state: StateService;
   /** The one verify function (src/verify/verify.ts), shared by every transport. */
   verify: Verify;
 }

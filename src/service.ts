@@ -16,6 +16,7 @@ import { observeWrites } from "./admin/tx";
 import { createLimiters } from "./ratelimit/limiter";
 import { createLoginThrottle } from "./ratelimit/login-throttle";
 import { RedisLink } from "./ratelimit/redis";
+import { StateService } from "./state/state-service";
 import { createVerify } from "./verify/verify";
 
 export interface Service {
@@ -60,7 +61,10 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   if (redis && !(await redis.ready(2000))) log.warn("rate limits: Redis not reachable at start; deciding locally until it is", { mode: config.rateLimitMode });
   const limits = createLimiters(config, redis);
   const loginThrottle = createLoginThrottle(limits.login, (limit) => metrics.rateLimited(limit));
-  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, verify: createVerify({ feed, events, limits, metrics }) };
+  // Rules with memory: Redis when configured, else this process's memory if no other process on
+  // the database keeps it (src/state/state-service.ts).
+  const state = await StateService.start(config, sql, feed);
+  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, state, verify: createVerify({ feed, events, limits, metrics, state }) };
   const app = createApp(deps);
   if (opts.listen) {
     // idleTimeout (s): a client that stalls mid-request (slowloris) or keeps an idle connection is
@@ -78,6 +82,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
       await events.stop();
       await feed.stop();
       await limits.stop(); // the last admits go to Redis; stops the login limiter too
+      await state.stop();
       await sql.end({ timeout: 5 });
     })());
   // The openway_access compatibility API (src/compat/) on its own port, when configured.

@@ -19,6 +19,17 @@ function time(field: string, v: string | undefined): Date | null {
   return new Date(dateTimeMs(v, field));
 }
 
+/** What a rule with memory recorded (present only on such events). */
+function stateOf(r: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.zone_id !== null) out.zone_id = r.zone_id;
+  if (r.direction !== null) out.direction = r.direction;
+  if (r.flags !== null) out.flags = r.flags;
+  if (r.peer_event_id !== null) out.peer_event_id = r.peer_event_id;
+  if (r.peer_user_id !== null) out.peer_user_id = r.peer_user_id;
+  return out;
+}
+
 export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor: string | undefined) {
   const key = decodeCursor(cursor);
   let after: { at: string; id: string } | null = null;
@@ -43,12 +54,12 @@ export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor
   const where = conds.reduce((a, b) => sql`${a} and ${b}`);
   try {
     const rows = await sql`
-      select id, at, gate_id, user_id, allow, reason, revision from access_events
-      where ${where} order by at desc, id desc limit ${limit + 1}`;
+      select id, at, gate_id, user_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id
+      from access_events where ${where} order by at desc, id desc limit ${limit + 1}`;
     const more = rows.length > limit;
     const items = rows.slice(0, limit).map((r) => ({
       id: r.id as string, at: (r.at as Date).toISOString(), gate_id: r.gate_id, user_id: r.user_id, allow: r.allow,
-      reason: r.reason, revision: r.revision,
+      reason: r.reason, revision: r.revision, ...stateOf(r),
     }));
     const last = items[items.length - 1];
     // Event times are written with millisecond precision, so the ISO string is exact.

@@ -7,6 +7,7 @@ import { adminCollectionRoutes } from "./admin/collections";
 import { adminConsistencyRoutes } from "./admin/consistency";
 import { adminImportRoutes } from "./admin/import";
 import { adminInsightRoutes } from "./admin/insight";
+import { adminPresenceRoutes } from "./admin/presence";
 import { adminStreamRoutes } from "./admin/stream";
 import { authRoutes } from "./auth-routes";
 import { bodyGuard } from "./body-guard";
@@ -72,6 +73,7 @@ export function createApp(deps: Deps) {
     .use(authRoutes(deps))
     .use(deviceRoutes(deps))
     .use(adminInsightRoutes(deps))
+    .use(adminPresenceRoutes(deps))
     .use(adminCollectionRoutes(deps))
     .use(adminImportRoutes(deps))
     .use(adminConsistencyRoutes(deps))

@@ -47,6 +47,8 @@ export const VerifyAnswer = t.Object({
   user_id: t.Optional(t.String()),
   unlock_ms: t.Optional(Int({ description: "On allow: how long the gate holds its strike open" })),
   revision: Int({ description: "The index revision that decided" }),
+  flags: t.Optional(t.Array(t.String(), { description: "Set by a rule with memory: anti_passback_soft (passed, but the user was already inside), state_failure_open (decided without the zone's stateful rules: shared state unreachable), supervisor_in (a first-in supervisor opened the zone for the day)" })),
+  peer_user_id: t.Optional(t.String({ description: "Two-person rule: the other user of the pair that opened" })),
 });
 
 export const BatchBody = t.Object(

@@ -51,7 +51,7 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
       return fallback(new Request(canonicalUrl(req.url), { method: "POST", headers: req.headers, body: text }));
     }
     const id = requestId(req.headers.get("x-request-id"));
-    const o = verify(body.token, body.gate_id);
+    const o = body.pin === undefined ? verify(body.token, body.gate_id) : verify(body.token, body.gate_id, { pin: body.pin });
     return o instanceof Promise ? o.then((x) => respond(x, id, t0)) : respond(o, id, t0);
   };
 }

@@ -17,14 +17,31 @@ export interface VerifyAnswerJson {
   user_id?: string;
   unlock_ms?: number;
   revision: number;
+  /** A rule with memory flagged the decision (anti_passback_soft, state_failure_open, supervisor_in). */
+  flags?: string[];
+  /** Two-person rule: the other user of the pair. */
+  peer_user_id?: string;
 }
 
 /** An outcome as the native API answers it (in a batch, a rate-limited check's own entry too). */
 export function verifyAnswer(o: Outcome): VerifyAnswerJson {
   const d = o.decision;
+  if (o.state !== undefined) return withState(o);
   if (d.allow) return { allow: true, reason: d.reason, gate_id: o.gateId, user_id: d.userId, unlock_ms: d.unlockMs, revision: o.revision };
   if (d.userId === undefined) return { allow: false, reason: d.reason, gate_id: o.gateId, revision: o.revision };
   return { allow: false, reason: d.reason, gate_id: o.gateId, user_id: d.userId, revision: o.revision };
+}
+
+/** A decision at a gate with a rule with memory: its flags and two-person peer too. */
+function withState(o: Outcome): VerifyAnswerJson {
+  const d = o.decision, x = o.state!;
+  const a = { allow: d.allow, reason: d.reason, gate_id: o.gateId } as VerifyAnswerJson;
+  if (d.userId !== undefined) a.user_id = d.userId;
+  if (d.allow) a.unlock_ms = d.unlockMs;
+  a.revision = o.revision;
+  if (x.flags) a.flags = x.flags;
+  if (x.peerUserId) a.peer_user_id = x.peerUserId;
+  return a;
 }
 
 export type LimitedBody = { error: { code: string; message: string; details: Record<string, unknown> } };
@@ -80,7 +97,7 @@ export function verifyRoutes(deps: Deps) {
     .post(
       "/api/v1/access/verify",
       ({ body, set }) => {
-        const o = verify(body.token, body.gate_id, body.min_revision === undefined ? undefined : { minRevision: body.min_revision });
+        const o = verify(body.token, body.gate_id, body.min_revision === undefined && body.pin === undefined ? undefined : { minRevision: body.min_revision, pin: body.pin });
         return o instanceof Promise ? o.then<VerifyAnswerJson | LimitedBody>((x) => single(x, set)) : single(o, set);
       },
       {

@@ -11,7 +11,9 @@
 import type { Deps } from "../deps";
 import { ApiError } from "../errors";
 import type { Decision } from "../index/types";
+import type { EventExtra } from "../events/event-writer";
 import type { Refusal } from "../ratelimit/limiter";
+import { rulesFor } from "../state/rules";
 import { hashSecret } from "../tokens";
 
 /** How long a verify with min_revision waits for the index to reach it before answering 503. */
@@ -30,11 +32,15 @@ export interface Outcome {
   refusal: Refusal | null;
   /** The index the decision came from (compat looks the gate up in it). */
   index: Deps["feed"]["current"];
+  /** At a gate with a rule with memory: what the event recorded besides (flags, the two-person peer). */
+  state?: EventExtra;
 }
 
 export interface VerifyOptions {
   /** Answer only from an index at this revision or later (read your own write). */
   minRevision?: number;
+  /** The PIN typed at a card + PIN gate. */
+  pin?: string;
 }
 
 /**
@@ -44,15 +50,25 @@ export interface VerifyOptions {
 export type Verify = (token: string, gateId: string, options?: VerifyOptions) => Outcome | Promise<Outcome>;
 
 /** The service's verify function, with the configured limits (see the header). */
-export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "metrics">): Verify {
-  const { feed, events, limits, metrics } = deps;
+export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "metrics" | "state">): Verify {
+  const { feed, events, limits, metrics, state } = deps;
   const tokenLimited = limits.token !== null;
   const limited = limits.gate !== null || tokenLimited;
 
-  const admitted = (d: Decision, gateId: string, index: Outcome["index"], now: number): Outcome => {
-    events.record(d, gateId, index.revision, now);
+  const recorded = (d: Decision, gateId: string, index: Outcome["index"], now: number, extra?: EventExtra): Outcome => {
+    events.record(d, gateId, index.revision, now, extra);
     metrics.countDecision(d.reason);
-    return { decision: d, gateId, revision: index.revision, refusal: null, index };
+    return { decision: d, gateId, revision: index.revision, refusal: null, index, state: extra };
+  };
+  // An allowed decision at a gate with a rule with memory (anti-passback, occupancy, two-person,
+  // first-in, escort, PIN) is then decided by the shared state: one store call (src/state/). Every
+  // other decision stays in memory: a denied one costs nothing more, an allowed one a Map lookup.
+  const admitted = (d: Decision, gateId: string, index: Outcome["index"], now: number, pin: string | undefined): Outcome | Promise<Outcome> => {
+    if (d.allow) {
+      const rules = rulesFor(index, gateId);
+      if (rules !== undefined) return state.decide(index, d, rules, pin, now).then((s) => recorded(s.decision, gateId, index, now, s.extra));
+    }
+    return recorded(d, gateId, index, now);
   };
   const refused = (d: Decision, gateId: string, index: Outcome["index"], now: number, r: Refusal): Outcome => {
     const ld: LimitedDecision = { ...d, allow: false, reason: "rate_limited" };
@@ -61,17 +77,17 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
     return { decision: ld, gateId, revision: index.revision, refusal: r, index };
   };
 
-  const unlimited = (token: string, gateId: string): Outcome => {
+  const unlimited = (token: string, gateId: string, pin: string | undefined): Outcome | Promise<Outcome> => {
     const index = feed.current;
     const now = Date.now();
-    return admitted(index.decide(hashSecret(token), gateId, now), gateId, index, now);
+    return admitted(index.decide(hashSecret(token), gateId, now), gateId, index, now, pin);
   };
 
   // The decision comes first (it names the credential); then the per-credential limit, then the
   // per-gate one, in one call: a request refused for its credential does not use up the gate's
   // budget, so one abusive card cannot lock a door for everyone. A limited verify is still an
   // access event, with reason rate_limited.
-  const withLimits = (token: string, gateId: string): Outcome | Promise<Outcome> => {
+  const withLimits = (token: string, gateId: string, pin: string | undefined): Outcome | Promise<Outcome> => {
     const index = feed.current;
     const now = Date.now();
     const hash = hashSecret(token);
@@ -79,18 +95,18 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
     // Keyed by the credential id, or by the token's SHA-256 when no credential has it: never the secret.
     const tokenKey = !tokenLimited ? null : d.credentialId !== undefined ? "c:" + d.credentialId : "h:" + hash;
     const r = limits.takeVerify(tokenKey, gateId, now);
-    if (r === null) return admitted(d, gateId, index, now);
-    if (r instanceof Promise) return r.then((x) => (x === null ? admitted(d, gateId, index, now) : refused(d, gateId, index, now, x)));
+    if (r === null) return admitted(d, gateId, index, now, pin);
+    if (r instanceof Promise) return r.then((x) => (x === null ? admitted(d, gateId, index, now, pin) : refused(d, gateId, index, now, x)));
     return refused(d, gateId, index, now, r);
   };
 
   const decideNow = limited ? withLimits : unlimited;
   return (token, gateId, options) => {
     const min = options?.minRevision;
-    if (min === undefined || feed.current.revision >= min) return decideNow(token, gateId);
+    if (min === undefined || feed.current.revision >= min) return decideNow(token, gateId, options?.pin);
     return feed.waitFor(min, MIN_REVISION_WAIT_MS).then((reached) => {
       if (!reached) throw new ApiError("unavailable", `index has not reached revision ${min} yet`, { revision: feed.current.revision }, 1);
-      return decideNow(token, gateId);
+      return decideNow(token, gateId, options?.pin);
     });
   };
 }

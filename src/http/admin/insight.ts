@@ -3,7 +3,9 @@ import { Elysia, t } from "elysia";
 import { listAudit } from "../../admin/audit";
 import { listEvents } from "../../events/events-query";
 import { ApiError, invalid } from "../../errors";
-import { explain } from "../../index/explain";
+import { type Explanation, explain } from "../../index/explain";
+import type { CredentialRec } from "../../index/types";
+import { rulesFor } from "../../state/rules";
 import { hashSecret } from "../../tokens";
 import { authenticate } from "../auth";
 import type { Deps } from "../../deps";
@@ -34,19 +36,29 @@ export function adminInsightRoutes(deps: Deps) {
       })]),
       detail: { summary: "Access events, newest first (written asynchronously in batches)" },
     })
-    .post("/explain", ({ body }) => {
+    .post("/explain", async ({ body }) => {
       const at = body.at !== undefined ? dateTimeMs(body.at, "at") : Date.now();
       if ((body.token === undefined) === (body.user_id === undefined)) {
         throw new ApiError("invalid_request", "give exactly one of token, user_id", { field: "token" });
       }
       const ix = feed.current;
+      let credential: CredentialRec | undefined;
       if (body.token !== undefined) {
-        const credential = ix.credentialsByHash.get(hashSecret(body.token));
+        credential = ix.credentialsByHash.get(hashSecret(body.token));
         if (!credential) return { ...explain(ix, {}, body.gate_id, at), revision: ix.revision };
-        return { ...explain(ix, { credential }, body.gate_id, at), revision: ix.revision };
+      } else if (!ix.users.has(body.user_id!)) throw invalid("user_id", "no such user");
+      const out: Explanation & { stateful?: unknown } = explain(ix, credential ? { credential } : { userId: body.user_id }, body.gate_id, at);
+      // The stateful part (rules with memory), against the shared state as it is now.
+      const rules = rulesFor(ix, body.gate_id);
+      if (rules !== undefined && out.user_id !== undefined) {
+        const stateful = await deps.state.explain(ix, rules, credential, out.user_id, at);
+        out.stateful = stateful;
+        if (out.allow && stateful.outcome !== "passes" && stateful.outcome !== "state_failure_open") {
+          out.allow = false;
+          out.reason = stateful.outcome as Explanation["reason"];
+        }
       }
-      if (!ix.users.has(body.user_id!)) throw invalid("user_id", "no such user");
-      return { ...explain(ix, { userId: body.user_id }, body.gate_id, at), revision: ix.revision };
+      return { ...out, revision: ix.revision };
     }, {
       body: t.Object({
         gate_id: t.String({ minLength: 1, maxLength: 64 }),
