@@ -124,8 +124,7 @@ export const zones = {
     const schedule = row.supervisor_schedule_id !== undefined ? row.supervisor_schedule_id : existing?.supervisor_schedule_id ?? null;
     if ((group === null) !== (schedule === null)) throw invalid(group === null ? "supervisor_group_id" : "supervisor_schedule_id", "first person in needs both supervisor_group_id and supervisor_schedule_id (or neither)");
     if (row.parent_id) {
-      // Serialised like group re-parenting, so two concurrent moves cannot close a cycle together.
-      await tx`select n from pcl_revision for update`;
+      // write() holds the revision lock: two concurrent moves cannot close a cycle together.
       if (existing && row.parent_id === existing.id) throw invalid("parent_id", "a zone cannot enclose itself");
       if (existing) {
         const [cycle] = await tx`

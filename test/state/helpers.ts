@@ -101,6 +101,7 @@ export class OwnRedis {
   async start(): Promise<void> {
     this.proc = Bun.spawn(["redis-server", "--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
     const c = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on("error", () => {}); // refused until the server listens
     await sleepUntil(async () => {
       try {
         await c.connect();
