@@ -49,6 +49,17 @@ function checkValidity(row: Row, existing: Row | null, fromCol = "valid_from", u
   }
 }
 
+/** Is `id` the row `start` or one of its ancestors (following parent_id in `table`)? */
+async function isAncestor(tx: Tx, table: "groups" | "zones", id: string, start: string): Promise<boolean> {
+  const [hit] = await tx`
+    with recursive up(id, parent_id) as (
+      select id, parent_id from ${tx(table)} where id = ${start}
+      union
+      select t.id, t.parent_id from ${tx(table)} t join up on t.id = up.parent_id)
+    select 1 from up where id = ${id} limit 1`;
+  return hit !== undefined;
+}
+
 export const users = {
   name: "users" as const,
   entity: "user",
@@ -82,13 +93,7 @@ export const groups = {
       // Two concurrent re-parentings cannot close a cycle together: write() took the revision lock
       // first, so group writes are serialised before this check.
       if (row.parent_id === existing.id) throw invalid("parent_id", "a group cannot be its own parent");
-      const [cycle] = await tx`
-        with recursive up(id, parent_id) as (
-          select id, parent_id from groups where id = ${row.parent_id}
-          union
-          select g.id, g.parent_id from groups g join up on g.id = up.parent_id)
-        select 1 from up where id = ${existing.id} limit 1`;
-      if (cycle) throw invalid("parent_id", "would make the group its own ancestor");
+      if (await isAncestor(tx, "groups", existing.id, row.parent_id)) throw invalid("parent_id", "would make the group its own ancestor");
     }
     return row;
   },
@@ -126,15 +131,7 @@ export const zones = {
     if (row.parent_id) {
       // write() holds the revision lock: two concurrent moves cannot close a cycle together.
       if (existing && row.parent_id === existing.id) throw invalid("parent_id", "a zone cannot enclose itself");
-      if (existing) {
-        const [cycle] = await tx`
-          with recursive up(id, parent_id) as (
-            select id, parent_id from zones where id = ${row.parent_id}
-            union
-            select z.id, z.parent_id from zones z join up on z.id = up.parent_id)
-          select 1 from up where id = ${existing.id} limit 1`;
-        if (cycle) throw invalid("parent_id", "would make the zone enclose itself");
-      }
+      if (existing && (await isAncestor(tx, "zones", existing.id, row.parent_id))) throw invalid("parent_id", "would make the zone enclose itself");
     }
     return row;
   },
