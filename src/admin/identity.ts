@@ -66,18 +66,23 @@ export async function login(
   const now = Date.now();
   const scopes = scope === "admin" ? ["admin", "user"] : ["user"];
   const token = newSecret();
-  const expiresAt = new Date(now + ttlMs);
+  let expiresAt = new Date(now + ttlMs);
   const w = await write(sql, { credentialId: null }, async (tx, audit) => {
     if (rehash) await tx`update users set password_hash = ${rehash}, updated_at = now() where id = ${user.id} and password_hash = ${user.password_hash}`;
     // An admin session only for a user who holds a live admin credential that is not itself a
-    // session: a login session never keeps admin rights alive after the real credential is revoked.
+    // session; the session records it as its source and lives no longer than it (0007_session_source.sql):
+    // revoking, narrowing or expiring that credential ends the session at once.
+    let from: { id: string; expires_at: Date | null } | undefined;
     if (scope === "admin") {
-      const [held] = await tx`select 1 from credentials where user_id = ${user.id} and 'admin' = any(scopes) and kind <> 'session'
-        and revoked_at is null and (expires_at is null or expires_at > now()) and (valid_from is null or valid_from <= now()) limit 1`;
-      if (!held) throw new ApiError("forbidden", "this user holds no active admin credential", { field: "scope" });
+      [from] = await tx<{ id: string; expires_at: Date | null }[]>`select id, expires_at from credentials
+        where user_id = ${user.id} and 'admin' = any(scopes) and kind <> 'session'
+          and revoked_at is null and (expires_at is null or expires_at > now()) and (valid_from is null or valid_from <= now())
+        order by expires_at desc nulls first, created_at, id limit 1`;
+      if (!from) throw new ApiError("forbidden", "this user holds no active admin credential", { field: "scope" });
+      if (from.expires_at && from.expires_at < expiresAt) expiresAt = from.expires_at;
     }
-    const [c] = await tx`insert into credentials (user_id, kind, label, scopes, secret_hash, expires_at)
-      values (${user.id}, 'session', ${scope === "admin" ? "admin login" : "login"}, ${scopes}, ${hashSecret(token)}, ${expiresAt}) returning id`;
+    const [c] = await tx`insert into credentials (user_id, kind, label, scopes, secret_hash, expires_at, source_credential_id)
+      values (${user.id}, 'session', ${scope === "admin" ? "admin login" : "login"}, ${scopes}, ${hashSecret(token)}, ${expiresAt}, ${from?.id ?? null}) returning id`;
     audit({ action: "login", entity: "credential", entityId: c!.id, before: null, after: { id: c!.id, user_id: user.id, kind: "session", scopes, expires_at: expiresAt.toISOString() } });
     return c!.id as string;
   });

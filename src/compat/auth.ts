@@ -25,7 +25,7 @@ export async function tokenAuth(sql: Sql, header: string | null): Promise<Compat
   if (key.length > 1024 || !/^[\x21-\x7e]+$/.test(key)) throw unauthorized("Invalid token header. Token string should not contain invalid characters.");
   const c = await findCredential(sql, key, () => detail(503, "Service temporarily unavailable, try again later.", { "retry-after": "1" }));
   const now = Date.now();
-  if (!c || c.kind !== "session" || !c.scopes.includes("user") || c.revoked_at
+  if (!c || c.kind !== "session" || !c.scopes.includes("user") || c.revoked_at || c.source_usable === false
     || (c.expires_at && c.expires_at.getTime() <= now) || (c.valid_from && c.valid_from.getTime() > now)) {
     throw unauthorized("Invalid token.");
   }

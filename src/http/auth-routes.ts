@@ -35,13 +35,14 @@ export function authRoutes(deps: Deps) {
       },
       detail: {
         summary: "Log in: a session token with the user scope (same 401 for unknown user and wrong password)",
-        description: "With `\"scope\": \"admin\"` (the admin console's sign-in) the session also carries the admin scope, provided the user holds an active admin credential that is not itself a session (an API token made by `bun run cli create-admin`, say); otherwise 403 `forbidden` with `details.field = \"scope\"`. Revoking that credential stops new admin sessions; sessions already issued live until they expire or are revoked.",
+        description: "With `\"scope\": \"admin\"` (the admin console's sign-in) the session also carries the admin scope, provided the user holds an active admin credential that is not itself a session (an API token made by `bun run cli create-admin`, say); otherwise 403 `forbidden` with `details.field = \"scope\"`. The session records that credential as its source and lives no longer than it: revoking it, removing its admin scope, deleting it or its expiry ends the session at once (401 on every route, and no gate opens for it).",
       },
     })
     .delete("/token", async ({ headers, set }) => {
-      const caller = await authenticate(sql, headers.authorization, null);
+      // Any token a person holds (a login, an API token); not a card, PIN or device secret.
+      const caller = await authenticate(sql, headers.authorization, ["user", "admin"]);
       const revision = await revokeOwnToken(sql, caller.credentialId);
       set.headers["x-revision"] = String(revision);
       set.status = 204;
-    }, { detail: { summary: "Log out: revoke the caller's own token everywhere", security: [{ bearer: [] }] } });
+    }, { detail: { summary: "Log out: revoke the caller's own token everywhere (a token with the user or admin scope; a card, PIN or device secret is 403)", security: [{ bearer: [] }] } });
 }

@@ -36,6 +36,8 @@ export interface CredentialRow {
   active: boolean;
   user_from: Date | null;
   user_until: Date | null;
+  /** For a session derived from another credential (an admin login): whether that one still holds. */
+  source_usable: boolean | null;
 }
 
 /** The credential holding `secret`, or undefined; `unreachable` makes the error for a lost database. */
@@ -43,8 +45,13 @@ export async function findCredential(sql: Sql, secret: string, unreachable: () =
   try {
     const rows = await sql<CredentialRow[]>`
       select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
-             u.active, u.valid_from as user_from, u.valid_until as user_until
+             u.active, u.valid_from as user_from, u.valid_until as user_until,
+             case when c.source_credential_id is null then null
+                  else coalesce(s.revoked_at is null and (s.expires_at is null or s.expires_at > now())
+                       and (s.valid_from is null or s.valid_from <= now())
+                       and (not ('admin' = any(c.scopes)) or 'admin' = any(s.scopes)), false) end as source_usable
       from credentials c join users u on u.id = c.user_id
+      left join credentials s on s.id = c.source_credential_id
       where c.secret_hash = ${hashSecret(secret)}`;
     return rows[0];
   } catch (e) {
@@ -53,7 +60,12 @@ export async function findCredential(sql: Sql, secret: string, unreachable: () =
   }
 }
 
-export async function authenticate(sql: Sql, header: string | null | undefined, scope: Scope | null): Promise<Caller> {
+/**
+ * The caller of an admin or user route, or 401/403. `scope`: the scope the route needs, or a list
+ * of which any one will do. A token without scopes (a card, PIN or device secret: read by every
+ * gate reader, possibly 4 characters long) is refused by every route that authenticates.
+ */
+export async function authenticate(sql: Sql, header: string | null | undefined, scope: Scope | readonly Scope[]): Promise<Caller> {
   if (!header) throw unauthorized("missing bearer token");
   const secret = bearer(header);
   if (secret === null) throw unauthorized("malformed Authorization header; expected: Bearer <token>");
@@ -63,13 +75,11 @@ export async function authenticate(sql: Sql, header: string | null | undefined, 
   if (c.revoked_at) throw unauthorized("token revoked");
   if (c.expires_at && c.expires_at.getTime() <= now) throw unauthorized("token expired");
   if (c.valid_from && c.valid_from.getTime() > now) throw unauthorized("token not yet valid");
+  if (c.source_usable === false) throw unauthorized("the credential this session was derived from is revoked, expired or no longer has its scope");
   if (!c.active || (c.user_from && c.user_from.getTime() > now) || (c.user_until && c.user_until.getTime() <= now)) {
     throw unauthorized("the token's user is inactive");
   }
-  if (scope !== null && !c.scopes.includes(scope)) throw new ApiError("forbidden", `this route needs the ${scope} scope`);
+  const needed = typeof scope === "string" ? [scope] : scope;
+  if (!needed.some((x) => c.scopes.includes(x))) throw new ApiError("forbidden", `this route needs the ${needed.join(" or ")} scope`);
   return { credentialId: c.id, userId: c.user_id, scopes: c.scopes, kind: c.kind };
-}
-
-export function requireScope(caller: Caller, scope: Scope): void {
-  if (!caller.scopes.includes(scope)) throw new ApiError("forbidden", `this route needs the ${scope} scope`);
 }

@@ -1,16 +1,15 @@
 // A user's own devices: each is a credential that verifies as its user.
 import { Elysia, t } from "elysia";
 import { deleteMyDevice, listMyDevices, registerDevice } from "../admin/identity";
-import { authenticate, requireScope } from "./auth";
+import { authenticate } from "./auth";
 import type { Deps } from "../deps";
 
 export function deviceRoutes(deps: Deps) {
   const { sql } = deps;
   return new Elysia({ name: "devices", prefix: "/api/v1/devices", detail: { tags: ["devices"], security: [{ bearer: [] }] } })
     // derive runs before body validation: an anonymous caller gets 401 whatever it sent.
-    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, null) }))
+    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "user") }))
     .post("/register", async ({ caller, body, set }) => {
-      requireScope(caller, "user");
       const d = await registerDevice(sql, caller, body.name, body.platform);
       set.headers["x-revision"] = String(d.revision);
       set.status = 201;
