@@ -12,6 +12,7 @@ import { loadDemoData, printDemoTokens } from "./demo";
 import { log, setLogLevel } from "./log";
 import { primaryMetricsHub, workerMetricsLink } from "./metrics-host";
 import { startService } from "./service";
+import { stateHub } from "./state/store-ipc";
 
 const isWorker = process.env.PORTCULLIS_WORKER === "1";
 
@@ -49,18 +50,24 @@ async function main(): Promise<void> {
   }
 
   const workers = Math.max(1, Math.min(config.workers, availableParallelism() * 4));
-  const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker });
+  // Without REDIS_URL a worker's rules with memory use the primary's state (one state per host).
+  const statePrimary = isWorker && !config.redisUrl && process.send ? (process as any) : undefined;
+  const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker, statePrimary });
 
   const children: ReturnType<typeof Bun.spawn>[] = [];
   // /metrics answers for the whole host: workers ask the primary over IPC (src/metrics-host.ts).
   if (isWorker && process.send) workerMetricsLink(service.deps.metrics, process as any);
   if (!isWorker) {
     const hub = workers > 1 ? primaryMetricsHub(service.deps.metrics, () => children.filter((c) => c.exitCode === null)) : null;
+    const states = stateHub(() => service.deps.state.store);
     for (let i = 1; i < workers; i++) {
       children.push(Bun.spawn([process.execPath, import.meta.path], {
         env: { ...process.env, PORTCULLIS_WORKER: "1", DATABASE_URL: databaseUrl, DEMO_DATA: "0", PORT: String(config.port) },
         stdio: ["ignore", "inherit", "inherit"],
-        ipc: (message, child) => hub?.onMessage(message, child),
+        ipc: (message, child) => {
+          hub?.onMessage(message, child);
+          states.onMessage(message, child);
+        },
       }));
     }
   }

@@ -16,7 +16,7 @@ import { observeWrites } from "./admin/tx";
 import { createLimiters } from "./ratelimit/limiter";
 import { createLoginThrottle } from "./ratelimit/login-throttle";
 import { RedisLink } from "./ratelimit/redis";
-import { StateService } from "./state/state-service";
+import { type IpcParent, StateService } from "./state/state-service";
 import { createVerify } from "./verify/verify";
 
 export interface Service {
@@ -34,6 +34,8 @@ export interface ServiceOptions {
   migrate?: boolean;
   listen?: boolean;
   reusePort?: boolean;
+  /** A worker without REDIS_URL: use the primary's state over this IPC channel (src/state/store-ipc.ts). */
+  statePrimary?: IpcParent;
   /** Hourly partition and change-log housekeeping (default on). */
   maintenance?: boolean;
 }
@@ -63,7 +65,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const loginThrottle = createLoginThrottle(limits.login, (limit) => metrics.rateLimited(limit));
   // Rules with memory: Redis when configured, else this process's memory if no other process on
   // the database keeps it (src/state/state-service.ts).
-  const state = await StateService.start(config, sql, feed);
+  const state = await StateService.start(config, sql, feed, opts.statePrimary);
   const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, state, verify: createVerify({ feed, events, limits, metrics, state }) };
   const app = createApp(deps);
   if (opts.listen) {

@@ -5,6 +5,7 @@
 //
 // Which store:
 //  - REDIS_URL set: Redis, shared by every process and host.
+//  - no REDIS_URL, a worker (WORKERS > 1): its primary's state, over IPC (store-ipc.ts).
 //  - no REDIS_URL: this process's memory — but only while it holds a Postgres advisory lock, so
 //    among the processes and instances on one database exactly one keeps state. Every other one
 //    (a second WORKER, a second instance) has none: its stateful gates decide by their zone's
@@ -22,7 +23,11 @@ import { presenceFromEvents } from "./rebuild";
 import { type GateRules, isMember, localDate } from "./rules";
 import { NoState, type StateStore, StateUnavailable } from "./store";
 import { LocalState } from "./store-local";
+import { IpcState } from "./store-ipc";
 import { RedisState } from "./store-redis";
+
+/** A worker's channel to its primary process (Bun's IPC). */
+export type IpcParent = ConstructorParameters<typeof IpcState>[0];
 
 const LOCAL_LOCK_KEY = 0x70636c53; // "pclS"
 const DAY = 86_400_000;
@@ -52,7 +57,7 @@ export class StateService {
   ) {}
 
   /** Picks the store (see the header) and builds its state when it is empty. */
-  static async start(config: Readonly<Config>, sql: Sql, feed: Source): Promise<StateService> {
+  static async start(config: Readonly<Config>, sql: Sql, feed: Source, primary?: IpcParent): Promise<StateService> {
     if (config.redisUrl) {
       const store = RedisState.fromConfig(config);
       const s = new StateService(config, sql, feed, store);
@@ -62,6 +67,7 @@ export class StateService {
       store.link.client.on("ready", () => void s.ensureBuilt());
       return s;
     }
+    if (primary) return new StateService(config, sql, feed, new IpcState(primary, config.stateRedisTimeoutMs));
     const s = new StateService(config, sql, feed, new NoState("no REDIS_URL, and another process keeps the state"));
     await s.claimLocal();
     if (s.store.kind !== "local") {

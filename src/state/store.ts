@@ -26,7 +26,7 @@ export class StateUnavailable extends Error {
 }
 
 export interface StateStore {
-  readonly kind: "redis" | "local" | "none";
+  readonly kind: "redis" | "local" | "ipc" | "none";
   /** False while a call could not succeed (no connection, cooling down after a failure). */
   readonly usable: boolean;
   /** Runs a plan atomically; rejects with StateUnavailable (never hangs past the store's timeout). */

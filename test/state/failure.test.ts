@@ -99,3 +99,40 @@ describe("without REDIS_URL", () => {
     }
   }, 30_000);
 });
+
+describe("without REDIS_URL, WORKERS=2", () => {
+  test("both processes of a host decide from the primary's one state (over IPC): one entry passes, every other is anti_passback", async () => {
+    const { createTestDb, freePort } = await import("../setup");
+    const { hashSecret, newSecret } = await import("../../src/tokens");
+    const db = await createTestDb();
+    const card = newSecret();
+    await db.sql.begin(async (tx) => {
+      const [u] = await tx`insert into users (username) values ('w2') returning id`;
+      const [z] = await tx`insert into zones (name, anti_passback) values ('w2-zone', 'hard') returning id`;
+      await tx`insert into gates (id, name, zone_id, direction) values ('W2_IN', 'W2_IN', ${z!.id}, 'in')`;
+      await tx`insert into grants (subject_user_id, target_zone_id) values (${u!.id}, ${z!.id})`;
+      await tx`insert into credentials (user_id, kind, secret_hash) values (${u!.id}, 'card', ${hashSecret(card)})`;
+    });
+    const port = await freePort();
+    const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: db.url, PORT: String(port), HOST: "127.0.0.1", WORKERS: "2", LOG_LEVEL: "warn", DATA_DIR: `/tmp/pcl-w2-${process.pid}` };
+    delete env.REDIS_URL;
+    const proc = Bun.spawn(["bun", "src/main.ts"], { env, stdout: "ignore", stderr: "ignore" });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await sleepUntil(async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200, "service ready", 20_000);
+      await Bun.sleep(1500); // the second worker too
+      const verify = () => fetch(`${base}/api/v1/access/verify`, { method: "POST", headers: { "content-type": "application/json", connection: "close" }, body: JSON.stringify({ gate_id: "W2_IN", token: card }) }).then((r) => r.json() as Promise<any>);
+      const answers = [];
+      // Sequential, on fresh connections, so reusePort spreads them over both processes.
+      for (let i = 0; i < 40; i++) answers.push(await verify());
+      const reasons: Record<string, number> = {};
+      const pids = new Set(answers.map((a) => a.pid));
+      for (const a of answers) reasons[a.reason] = (reasons[a.reason] ?? 0) + 1;
+      expect(reasons).toEqual({ granted: 1, anti_passback: 39 });
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await db.drop();
+    }
+  }, 40_000);
+});
