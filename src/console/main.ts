@@ -9,6 +9,7 @@ import { gatesPage } from "./pages/gates";
 import { grantsPage } from "./pages/grants";
 import { groupsPage } from "./pages/groups";
 import { livePage } from "./pages/live";
+import { presencePage } from "./pages/presence";
 import { schedulesPage } from "./pages/schedules";
 import { usersPage } from "./pages/users";
 import { hub } from "./state";
@@ -23,6 +24,7 @@ export type PageFn = (main: HTMLElement, route: Route) => void | (() => void);
 const PAGES: Array<{ key: string; label: string; page: PageFn }> = [
   { key: "live", label: "Live", page: livePage },
   { key: "gates", label: "Gates & zones", page: gatesPage },
+  { key: "presence", label: "Presence & muster", page: presencePage },
   { key: "users", label: "Users", page: usersPage },
   { key: "groups", label: "Groups", page: groupsPage },
   { key: "schedules", label: "Schedules", page: schedulesPage },
