@@ -2,7 +2,8 @@
 // otherwise 127.0.0.1:5432 when reachable; otherwise (or with TEST_DATABASE_URL=embedded) an
 // embedded Postgres started once for the run. Each test file then makes its own database.
 import postgres from "postgres";
-import { startEmbedded } from "../src/db/embedded";
+import { afterAll } from "bun:test";
+import { runningEmbedded, startEmbedded } from "../src/db/embedded";
 
 async function reachable(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
@@ -23,8 +24,16 @@ if (given && given !== "embedded") {
 } else if (given !== "embedded" && (await reachable("postgres://postgres@127.0.0.1:5432/test"))) {
   adminUrl = "postgres://postgres@127.0.0.1:5432/test";
 } else {
-  const pg = await startEmbedded("./.data/test", Number(process.env.TEST_EMBEDDED_PORT ?? 54339), "test");
-  adminUrl = pg.url;
+  // One left running by an interrupted run is used as it is; one started here stops after the run
+  // (the library's own exit hook cannot wait for it, so it would outlive the run and block the next).
+  const running = runningEmbedded("./.data/test", "test");
+  if (running) {
+    adminUrl = running.url;
+  } else {
+    const pg = await startEmbedded("./.data/test", Number(process.env.TEST_EMBEDDED_PORT ?? 54339), "test");
+    afterAll(() => pg.stop());
+    adminUrl = pg.url;
+  }
 }
 process.env.PCL_TEST_ADMIN_URL = adminUrl;
 process.env.LOG_LEVEL ??= "error";

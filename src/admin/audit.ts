@@ -1,6 +1,7 @@
 // The audit log, newest first, keyset-paginated on its id.
 import type { Sql } from "../db/client";
 import { invalid } from "../errors";
+import { dateTimeMs } from "../dates";
 import { decodeCursor, encodeCursor } from "../db/pagination";
 import { mapDbError } from "../db/errors";
 
@@ -12,12 +13,7 @@ export interface AuditFilter {
   to?: string;
 }
 
-const time = (field: string, v: string | undefined) => {
-  if (v === undefined || v === "") return null;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d\d-\d\dT/.test(v)) throw invalid(field, "expected an RFC 3339 time");
-  return d;
-};
+const time = (field: string, v: string | undefined) => (v === undefined || v === "" ? null : new Date(dateTimeMs(v, field)));
 
 export async function listAudit(sql: Sql, f: AuditFilter, limit: number, cursor: string | undefined) {
   const afterRaw = decodeCursor(cursor);

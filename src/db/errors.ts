@@ -53,6 +53,10 @@ export function mapDbError(e: any): unknown {
       return /still referenced|update or delete/.test(e.message ?? "")
         ? conflict(field, `still in use (${e.table_name ?? "referenced"})`)
         : invalid(field, "refers to a row that does not exist");
+    case "23001":
+      // restrict_violation: Postgres 18 reports an ON DELETE RESTRICT reference with its own code
+      // (15 used 23503 for it); the same answer either way.
+      return conflict(field, `still in use (${e.table_name ?? "referenced"})`);
     case "23514":
     case "23502":
     case "22007":

@@ -12,6 +12,7 @@ export const encodeCursor = (key: string) => Buffer.from(key, "utf8").toString("
 export function decodeCursor(cursor: string | undefined): string | null {
   if (cursor === undefined || cursor === "") return null;
   const key = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!key || key.length > 200 || encodeCursor(key) !== cursor) throw invalid("cursor", "not a cursor this API issued");
+  // Round-trips exactly (so no invalid UTF-8) and holds no NUL, which Postgres text cannot.
+  if (!key || key.length > 200 || key.includes("\u0000") || encodeCursor(key) !== cursor) throw invalid("cursor", "not a cursor this API issued");
   return key;
 }

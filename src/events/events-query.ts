@@ -35,7 +35,7 @@ export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor
   let after: { at: string; id: string } | null = null;
   if (key !== null) {
     const [at, id] = key.split("|");
-    if (!at || !id || !isDateTime(at) || !/^[0-9a-f-]{36}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
+    if (!at || !id || !isDateTime(at) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
     after = { at, id };
   }
   let allow: boolean | null = null;

@@ -14,6 +14,8 @@ const Int = (o: { minimum?: number; maximum?: number; description?: string } = {
 
 export const DateTime = t.String({ format: "date-time", description: "RFC 3339", examples: ["2026-01-01T00:00:00Z"] });
 const NullableDate = t.Union([DateTime, t.Null()]);
+/** A date-time query parameter; empty means absent. */
+export const QueryDate = (description: string) => t.Union([t.Literal(""), t.String({ format: "date-time", maxLength: 40 })], { description });
 const Name = t.String({ minLength: 1, maxLength: 150 });
 const Id = t.String({ minLength: 1, maxLength: 64 });
 

@@ -10,7 +10,7 @@ import { hashSecret } from "../../tokens";
 import { authenticate } from "../auth";
 import type { Deps } from "../../deps";
 import { dateTimeMs } from "../../dates";
-import { DateTime, ListQuery, parseLimit } from "../schemas";
+import { DateTime, ListQuery, parseLimit, QueryDate } from "../schemas";
 
 export function adminInsightRoutes(deps: Deps) {
   const { sql, feed } = deps;
@@ -21,8 +21,8 @@ export function adminInsightRoutes(deps: Deps) {
         entity: t.Optional(t.String({ maxLength: 50 })),
         id: t.Optional(t.String({ maxLength: 200 })),
         actor: t.Optional(t.String({ maxLength: 64 })),
-        from: t.Optional(t.String({ maxLength: 40 })),
-        to: t.Optional(t.String({ maxLength: 40 })),
+        from: t.Optional(QueryDate("RFC 3339, inclusive")),
+        to: t.Optional(QueryDate("RFC 3339, exclusive")),
       })]),
       detail: { summary: "Who changed what, when, with before/after; newest first" },
     })
@@ -31,8 +31,8 @@ export function adminInsightRoutes(deps: Deps) {
         gate_id: t.Optional(t.String({ maxLength: 64 })),
         user_id: t.Optional(t.String({ maxLength: 64 })),
         allow: t.Optional(t.String({ description: "true or false", maxLength: 5 })),
-        from: t.Optional(t.String({ maxLength: 40, description: "RFC 3339, inclusive" })),
-        to: t.Optional(t.String({ maxLength: 40, description: "RFC 3339, exclusive" })),
+        from: t.Optional(QueryDate("RFC 3339, inclusive")),
+        to: t.Optional(QueryDate("RFC 3339, exclusive")),
       })]),
       detail: { summary: "Access events, newest first (written asynchronously in batches)" },
     })

@@ -45,8 +45,12 @@ export function adminStreamRoutes(deps: Deps) {
         userId: query.user_id || undefined,
         allow: query.allow === undefined ? undefined : query.allow === "true",
       };
-      const lastId = headers["last-event-id"];
-      if (lastId !== undefined && !UUID.test(lastId)) throw invalid("Last-Event-ID", "not an event id this API issued");
+      const lastId = headers["last-event-id"] || undefined; // empty: a client with no id yet
+      // An event id is a UUIDv7 made at decision time: its time cannot lie days ahead (that would
+      // also be a year Postgres cannot be sent as a date, e.g. ffffffff-ffff-7fff-… is year 10889).
+      if (lastId !== undefined && (!UUID.test(lastId) || uuidV7Time(lastId) > Date.now() + 86_400_000)) {
+        throw invalid("Last-Event-ID", "not an event id this API issued");
+      }
       // This process's own buffered events go to Postgres first, so the replay includes them.
       if (lastId) for (let i = 0; i < 30 && events.depth > 0; i++) await Bun.sleep(10);
       const missed = lastId ? await missedSince(lastId, filter) : [];
