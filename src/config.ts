@@ -194,7 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",
     trustProxy: env.TRUST_PROXY === "1" || env.TRUST_PROXY === "true",
     statePrefix,
-    stateRedisTimeoutMs: int("STATE_REDIS_TIMEOUT_MS", 50, 1, 10_000),
+    stateRedisTimeoutMs: int("STATE_REDIS_TIMEOUT_MS", 200, 1, 10_000),
     rateLimitPin: pinLimit(),
     demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
   };
