@@ -1,11 +1,47 @@
-// Login, logout and devices: plain services over the pool, never the request.
+// Who holds a secret, login, logout and devices: plain services over the pool, never the request.
 import type { Sql } from "../db/client";
 import { ApiError, notFound } from "../errors";
 import { hashSecret, newSecret } from "../tokens";
 import { verifyPassword } from "./passwords";
 import { write } from "./tx";
-import { mapDbError } from "../db/errors";
+import { isConnectionError, mapDbError } from "../db/errors";
 import type { LoginThrottle } from "../ratelimit/login-throttle";
+
+/** A bearer-style secret's credential with its user's state, read from Postgres (never the index). */
+export interface CredentialRow {
+  id: string;
+  user_id: string;
+  kind: string;
+  scopes: string[];
+  revoked_at: Date | null;
+  expires_at: Date | null;
+  valid_from: Date | null;
+  active: boolean;
+  user_from: Date | null;
+  user_until: Date | null;
+  /** For a session derived from another credential (an admin login): whether that one still holds. */
+  source_usable: boolean | null;
+}
+
+/** The credential holding `secret`, or undefined; `unreachable` makes the error for a lost database. */
+export async function findCredential(sql: Sql, secret: string, unreachable: () => Error): Promise<CredentialRow | undefined> {
+  try {
+    const rows = await sql<CredentialRow[]>`
+      select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
+             u.active, u.valid_from as user_from, u.valid_until as user_until,
+             case when c.source_credential_id is null then null
+                  else coalesce(s.revoked_at is null and (s.expires_at is null or s.expires_at > now())
+                       and (s.valid_from is null or s.valid_from <= now())
+                       and (not ('admin' = any(c.scopes)) or 'admin' = any(s.scopes)), false) end as source_usable
+      from credentials c join users u on u.id = c.user_id
+      left join credentials s on s.id = c.source_credential_id
+      where c.secret_hash = ${hashSecret(secret)}`;
+    return rows[0];
+  } catch (e) {
+    if (isConnectionError(e)) throw unreachable();
+    throw e;
+  }
+}
 
 const badLogin = () => new ApiError("unauthorized", "invalid username or password");
 

@@ -4,7 +4,7 @@
 // Device tokens open gates, not these endpoints (as in the original). Checked against Postgres,
 // not the index, like the native API's bearer tokens: a revoked token is refused at once.
 import type { Sql } from "../db/client";
-import { findCredential } from "../http/auth";
+import { findCredential } from "../admin/identity";
 import { DrfError, detail } from "./drf";
 
 export interface CompatCaller {

@@ -3,16 +3,8 @@ import { Elysia, t } from "elysia";
 import { login, revokeOwnToken } from "../admin/identity";
 import { authenticate } from "./auth";
 import type { Deps } from "../deps";
+import { sourceAddress } from "../request";
 import { ErrorBody } from "./schemas";
-
-/** The client's address: the socket peer, or with TRUST_PROXY the first X-Forwarded-For entry. */
-export function sourceAddress(server: { requestIP(r: Request): { address: string } | null } | null, request: Request, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-    if (forwarded) return forwarded.slice(0, 64);
-  }
-  return server?.requestIP(request)?.address ?? "local";
-}
 
 export function authRoutes(deps: Deps) {
   const { sql, config, loginThrottle } = deps;

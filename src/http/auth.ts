@@ -2,9 +2,8 @@
 // Postgres, not the index: an admin call must never pass on a token revoked a moment ago.
 import type { Sql } from "../db/client";
 import { ApiError } from "../errors";
-import { hashSecret } from "../tokens";
+import { findCredential } from "../admin/identity";
 import type { Actor } from "../admin/tx";
-import { isConnectionError } from "../db/errors";
 
 export type Scope = "admin" | "user";
 
@@ -22,42 +21,6 @@ export function bearer(header: string | null | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer[ ]+([\x21-\x7e]{1,1024})$/i.exec(header);
   return m ? m[1]! : null;
-}
-
-/** A bearer-style secret's credential with its user's state, read from Postgres (never the index). */
-export interface CredentialRow {
-  id: string;
-  user_id: string;
-  kind: string;
-  scopes: string[];
-  revoked_at: Date | null;
-  expires_at: Date | null;
-  valid_from: Date | null;
-  active: boolean;
-  user_from: Date | null;
-  user_until: Date | null;
-  /** For a session derived from another credential (an admin login): whether that one still holds. */
-  source_usable: boolean | null;
-}
-
-/** The credential holding `secret`, or undefined; `unreachable` makes the error for a lost database. */
-export async function findCredential(sql: Sql, secret: string, unreachable: () => Error): Promise<CredentialRow | undefined> {
-  try {
-    const rows = await sql<CredentialRow[]>`
-      select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
-             u.active, u.valid_from as user_from, u.valid_until as user_until,
-             case when c.source_credential_id is null then null
-                  else coalesce(s.revoked_at is null and (s.expires_at is null or s.expires_at > now())
-                       and (s.valid_from is null or s.valid_from <= now())
-                       and (not ('admin' = any(c.scopes)) or 'admin' = any(s.scopes)), false) end as source_usable
-      from credentials c join users u on u.id = c.user_id
-      left join credentials s on s.id = c.source_credential_id
-      where c.secret_hash = ${hashSecret(secret)}`;
-    return rows[0];
-  } catch (e) {
-    if (isConnectionError(e)) throw unreachable();
-    throw e;
-  }
 }
 
 /**

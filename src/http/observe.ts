@@ -4,15 +4,7 @@
 import { Elysia } from "elysia";
 import { log } from "../log";
 import type { Metrics } from "../metrics";
-
-let seq = 0;
-const bootId = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-
-/** A client's own X-Request-Id when it is sane, else a cheap unique one (no crypto per request). */
-export function requestId(given: string | null): string {
-  return given !== null && REQUEST_ID.test(given) ? given : `${bootId}-${(++seq).toString(36)}`;
-}
+import { requestId } from "../request";
 
 const LOGGED = /^\/api\/v1\/(admin|auth|devices)\//;
 
