@@ -42,6 +42,22 @@ export const toLive = (r: any): LiveEvent => ({
   id: r.id, at: r.at.toISOString(), gate_id: r.gate_id, user_id: r.user_id, allow: r.allow, reason: r.reason, revision: r.revision,
 });
 
+/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
+const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+
+/** What a reconnecting watcher missed after event `lastId` (a UUIDv7), oldest first, at most `limit`. */
+export async function eventsAfter(sql: Sql, lastId: string, f: LiveFilter, limit: number): Promise<LiveEvent[]> {
+  const at = new Date(uuidV7Time(lastId));
+  const rows = await sql`
+    select id, at, gate_id, user_id, allow, reason, revision from access_events
+    where (at, id) > (${at}, ${lastId}::uuid)
+      ${f.gateId ? sql`and gate_id = ${f.gateId}` : sql``}
+      ${f.userId ? sql`and user_id = ${f.userId}` : sql``}
+      ${f.allow !== undefined ? sql`and allow = ${f.allow}` : sql``}
+    order by at, id limit ${limit}`;
+  return rows.map(toLive);
+}
+
 export class LiveEvents {
   /** Each subscriber with the instant it subscribed: it sees events decided from then on. */
   private readonly subscribers = new Map<Subscriber, number>();

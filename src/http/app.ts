@@ -7,8 +7,11 @@ import { adminCollectionRoutes } from "./admin/collections";
 import { adminConsistencyRoutes } from "./admin/consistency";
 import { adminImportRoutes } from "./admin/import";
 import { adminInsightRoutes } from "./admin/insight";
+import { adminGroupRoutes } from "./admin/groups";
 import { adminPresenceRoutes } from "./admin/presence";
+import { adminStatsRoutes } from "./admin/stats";
 import { adminStreamRoutes } from "./admin/stream";
+import { zoneActionRoutes } from "./admin/zone-actions";
 import { authRoutes } from "./auth-routes";
 import { bodyGuard } from "./body-guard";
 import { consoleRoutes } from "./console";
@@ -78,7 +81,10 @@ export function createApp(deps: Deps) {
     .use(adminImportRoutes(deps))
     .use(adminConsistencyRoutes(deps))
     .use(adminStreamRoutes(deps))
-    .use(consoleRoutes(deps));
+    .use(adminStatsRoutes(deps))
+    .use(adminGroupRoutes(deps))
+    .use(zoneActionRoutes(deps))
+    .use(consoleRoutes());
   return app;
 }
 

@@ -1,24 +1,11 @@
 // Health, readiness and metrics: what load balancers and operators poll.
 import { Elysia } from "elysia";
+import { dbProbe } from "../db/probe";
 import type { Deps } from "../deps";
-import { withTimeout } from "../timeout";
 
 export function opsRoutes(deps: Deps) {
   const { feed, sql } = deps;
-  let lastDbCheck = 0;
-  let dbReachable = false;
-  const checkDb = async () => {
-    // At most one probe a second, however often /readyz is polled.
-    if (Date.now() - lastDbCheck < 1000) return dbReachable;
-    lastDbCheck = Date.now();
-    try {
-      await withTimeout(sql`select 1`.execute(), 1000, "readiness probe");
-      dbReachable = true;
-    } catch {
-      dbReachable = false;
-    }
-    return dbReachable;
-  };
+  const checkDb = dbProbe(sql);
 
   return new Elysia({ name: "ops", detail: { tags: ["ops"] } })
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "The process runs" } })

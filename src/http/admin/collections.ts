@@ -3,7 +3,7 @@
 import { Elysia, t } from "elysia";
 import { COLLECTIONS, type Collection } from "../../admin/collections";
 import * as crud from "../../admin/crud";
-import { authenticate } from "../auth";
+import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
 import { CollectionSchemas, ErrorBody, ListQuery, MemberBody, parseLimit } from "../schemas";
 
@@ -22,17 +22,18 @@ function collectionRoutes<const N extends keyof typeof CollectionSchemas>(deps: 
   const { sql } = deps;
   const schemas = CollectionSchemas[c.name] as (typeof CollectionSchemas)[N];
   const app = new Elysia({ prefix: `/${c.name}` as `/${N}` })
+    .use(adminAuth(sql))
     .get("", ({ query }) => crud.list(sql, c, parseLimit(query.limit), query.cursor, query as Record<string, string>), {
       query: ListQuery, detail: { summary: `List ${c.name}` },
     })
-    .post("", async ({ body, set, caller }: any) => written(set, await crud.create(sql, caller, c, body), 201), {
+    .post("", async ({ body, set, caller }) => written(set, await crud.create(sql, caller, c, body), 201), {
       body: schemas.create, response: { 400: ErrorBody, 409: ErrorBody }, detail: { summary: `Create a ${c.entity}` },
     })
     .get("/:id", ({ params }) => crud.get(sql, c, params.id), { params: IdParam, detail: { summary: `Get a ${c.entity}` } })
-    .patch("/:id", async ({ params, body, set, caller }: any) => written(set, await crud.update(sql, caller, c, params.id, body)), {
+    .patch("/:id", async ({ params, body, set, caller }) => written(set, await crud.update(sql, caller, c, params.id, body)), {
       params: IdParam, body: schemas.patch, detail: { summary: `Change a ${c.entity}` },
     })
-    .delete("/:id", async ({ params, set, caller }: any) => written(set, await crud.remove(sql, caller, c, params.id)), {
+    .delete("/:id", async ({ params, set, caller }) => written(set, await crud.remove(sql, caller, c, params.id)), {
       params: IdParam, detail: { summary: `Delete a ${c.entity}` },
     });
   return app;
@@ -41,9 +42,6 @@ function collectionRoutes<const N extends keyof typeof CollectionSchemas>(deps: 
 export function adminCollectionRoutes(deps: Deps) {
   const { sql } = deps;
   return new Elysia({ name: "admin-collections", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
-    // derive, not resolve: authentication must come before body validation, so an anonymous
-    // caller learns nothing about the schema and gets 401 whatever it sent.
-    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
     .use(collectionRoutes(deps, COLLECTIONS.users))
     .use(collectionRoutes(deps, COLLECTIONS.groups))
     .use(collectionRoutes(deps, COLLECTIONS.zones))
@@ -51,6 +49,8 @@ export function adminCollectionRoutes(deps: Deps) {
     .use(collectionRoutes(deps, COLLECTIONS.schedules))
     .use(collectionRoutes(deps, COLLECTIONS.grants))
     .use(collectionRoutes(deps, COLLECTIONS.credentials))
+    // After the collections (each authenticates its own routes): these routes only.
+    .use(adminAuth(sql))
     .post("/credentials/:id/revoke", async ({ params, set, caller }) => written(set, await crud.revokeCredential(sql, caller, COLLECTIONS.credentials, params.id)), {
       params: IdParam, detail: { summary: "Revoke a credential (idempotent)" },
     })

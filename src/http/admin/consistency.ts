@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import { checkConsistency, feedSource, MAX_PAIRS } from "../../admin/consistency";
 import { invalid } from "../../errors";
-import { authenticate } from "../auth";
+import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
 import { ErrorBody } from "../schemas";
 
@@ -37,7 +37,7 @@ function parseSample(raw: string | undefined): number {
 export function adminConsistencyRoutes(deps: Deps) {
   const { sql, feed } = deps;
   return new Elysia({ name: "admin-consistency", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
-    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .use(adminAuth(sql))
     .get("/consistency", async ({ query, server, request }) => {
       const sample = parseSample(query.sample);
       // A check of millions of pairs may take longer than the server's idle timeout.

@@ -4,7 +4,7 @@
 import { Elysia, t, type TSchema } from "elysia";
 import { csvToImport, IMPORT_COLLECTIONS, IMPORT_FIELDS, type FieldSpec, importData } from "../../admin/import";
 import { ApiError } from "../../errors";
-import { authenticate, type Caller } from "../auth";
+import { adminAuth, adminCaller } from "./auth";
 import type { Deps } from "../../deps";
 import { DateTime, ErrorBody } from "../schemas";
 
@@ -77,11 +77,9 @@ const CSV_EXAMPLE = 'username,email,display_name,active\nalice,alice@example.com
  * Reads the body after authenticating (a 64 MiB upload is not read for an anonymous caller),
  * bounded by IMPORT_MAX_BYTES; JSON is parsed here, CSV in the service (it knows the columns).
  */
-function importBody(sql: Deps["sql"], callers: WeakMap<Request, Promise<Caller>>) {
+function importBody(sql: Deps["sql"]) {
   return async ({ request }: { request: Request }): Promise<Body> => {
-    const caller = authenticate(sql, request.headers.get("authorization"), "admin");
-    callers.set(request, caller);
-    await caller;
+    await adminCaller(sql, request);
     const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== "application/json" && type !== "text/csv") {
       throw new ApiError("invalid_request", "content-type: expected application/json or text/csv", { field: "content-type" });
@@ -104,10 +102,9 @@ const tooLarge = () => new ApiError("payload_too_large", `body is larger than ${
 
 export function adminImportRoutes(deps: Deps) {
   const { sql } = deps;
-  // The parse hook authenticates first; derive reuses that answer instead of asking again.
-  const callers = new WeakMap<Request, Promise<Caller>>();
   return new Elysia({ name: "admin-import", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
-    .derive(async ({ headers, request }) => ({ caller: await (callers.get(request) ?? authenticate(sql, headers.authorization, "admin")) }))
+    // The parse hook authenticates first; the plugin reuses that answer instead of asking again.
+    .use(adminAuth(sql))
     .post(
       "/import",
       async ({ body, query, set, caller }) => {
@@ -126,7 +123,7 @@ export function adminImportRoutes(deps: Deps) {
         return { ...w.value, revision: w.revision };
       },
       {
-        parse: importBody(sql, callers),
+        parse: importBody(sql),
         query: t.Object({ collection: t.Optional(t.String({ maxLength: 64, description: "with text/csv: " + IMPORT_COLLECTIONS.join(" | ") })) }),
         response: { 200: ImportAnswer, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 413: ErrorBody },
         detail: {

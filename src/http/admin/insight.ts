@@ -1,13 +1,14 @@
-// Read-side admin routes: the audit log and "explain".
+// Read-side admin routes: the audit log, access events, "explain", and names for ids.
 import { Elysia, t } from "elysia";
 import { listAudit } from "../../admin/audit";
+import { actorsOf, namesOf } from "../../admin/names";
 import { listEvents } from "../../events/events-query";
 import { ApiError, invalid } from "../../errors";
 import { type Explanation, explain } from "../../index/explain";
 import type { CredentialRec } from "../../index/types";
 import { rulesFor } from "../../state/rules";
 import { hashSecret } from "../../tokens";
-import { authenticate } from "../auth";
+import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
 import { dateTimeMs } from "../../dates";
 import { DateTime, ListQuery, parseLimit, QueryDate } from "../schemas";
@@ -15,7 +16,7 @@ import { DateTime, ListQuery, parseLimit, QueryDate } from "../schemas";
 export function adminInsightRoutes(deps: Deps) {
   const { sql, feed } = deps;
   return new Elysia({ name: "admin-insight", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
-    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .use(adminAuth(sql))
     .get("/audit", ({ query }) => listAudit(sql, query, parseLimit(query.limit), query.cursor), {
       query: t.Composite([ListQuery, t.Object({
         entity: t.Optional(t.String({ maxLength: 50 })),
@@ -67,5 +68,20 @@ export function adminInsightRoutes(deps: Deps) {
         at: t.Optional(DateTime),
       }, { additionalProperties: false }),
       detail: { summary: "The decision for a token or user at a gate and instant, with every grant, group path and schedule window behind it" },
+    })
+    .get("/names", ({ query }) => namesOf(feed.current, idList(query.ids)), {
+      query: t.Object({ ids: t.Optional(t.String({ maxLength: 7000, description: "comma-separated ids of users, groups, zones, schedules or gates, at most 100" })) }),
+      detail: { summary: "Names for ids (usernames, group, zone, schedule and gate names), from the in-memory index; unknown ids are left out" },
+    })
+    .get("/actors", ({ query }) => actorsOf(sql, idList(query.ids)), {
+      query: t.Object({ ids: t.Optional(t.String({ maxLength: 7000, description: "comma-separated credential ids (audit `actor` values), at most 100" })) }),
+      detail: { summary: "Who audit actors are: credential id → kind, label and user" },
     });
+}
+
+/** A comma-separated `ids` parameter: distinct, trimmed, at most 100. */
+function idList(raw: string | undefined): string[] {
+  const ids = [...new Set((raw ?? "").split(",").map((s) => s.trim()).filter(Boolean))];
+  if (ids.length > 100) throw invalid("ids", "at most 100 ids");
+  return ids;
 }

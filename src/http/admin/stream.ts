@@ -4,10 +4,10 @@
 // falls behind is disconnected (it resumes with Last-Event-ID), so a slow browser costs the service
 // nothing but its own queue.
 import { Elysia, t } from "elysia";
-import { type LiveEvent, type LiveFilter, toLive } from "../../events/live";
+import { eventsAfter, type LiveEvent, type LiveFilter } from "../../events/live";
 import { invalid } from "../../errors";
 import { log } from "../../log";
-import { authenticate } from "../auth";
+import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
 
 const QUEUE_PER_CLIENT = 2000; // events
@@ -17,27 +17,11 @@ const encoder = new TextEncoder();
 
 const frame = (e: LiveEvent) => `id: ${e.id}\nevent: access\ndata: ${JSON.stringify(e)}\n\n`;
 
-/** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
-const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
-
 export function adminStreamRoutes(deps: Deps) {
   const { sql, events } = deps;
 
-  /** What a reconnecting client missed after `lastId`, oldest first (bounded). */
-  async function missedSince(lastId: string, f: LiveFilter): Promise<LiveEvent[]> {
-    const at = new Date(uuidV7Time(lastId));
-    const rows = await sql`
-      select id, at, gate_id, user_id, allow, reason, revision from access_events
-      where (at, id) > (${at}, ${lastId}::uuid)
-        ${f.gateId ? sql`and gate_id = ${f.gateId}` : sql``}
-        ${f.userId ? sql`and user_id = ${f.userId}` : sql``}
-        ${f.allow !== undefined ? sql`and allow = ${f.allow}` : sql``}
-      order by at, id limit ${QUEUE_PER_CLIENT}`;
-    return rows.map(toLive);
-  }
-
   return new Elysia({ name: "admin-stream", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
-    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .use(adminAuth(sql))
     .get("/events/stream", async ({ query, headers, request }) => {
       if (query.allow !== undefined && query.allow !== "true" && query.allow !== "false") throw invalid("allow", "expected true or false");
       const filter: LiveFilter = {
@@ -53,7 +37,7 @@ export function adminStreamRoutes(deps: Deps) {
       }
       // This process's own buffered events go to Postgres first, so the replay includes them.
       if (lastId) for (let i = 0; i < 30 && events.depth > 0; i++) await Bun.sleep(10);
-      const missed = lastId ? await missedSince(lastId, filter) : [];
+      const missed = lastId ? await eventsAfter(sql, lastId, filter, QUEUE_PER_CLIENT) : [];
 
       let unsubscribe = () => {};
       let keepalive: ReturnType<typeof setInterval> | undefined;
