@@ -9,7 +9,7 @@ import { ChangeFeed } from "./feed/change-feed";
 import { startCompat, type CompatListener } from "./compat/app";
 import { createApp } from "./http/app";
 import type { Deps } from "./deps";
-import { listen } from "./http/listen";
+import { listen } from "./listen";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { observeWrites } from "./admin/tx";

@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import { ApiError } from "../errors";
 import type { Deps } from "../deps";
-import { listen } from "../http/listen";
+import { listen } from "../listen";
 import { requestId, sourceAddress } from "../request";
 import { log } from "../log";
 import { tokenAuth } from "./auth";

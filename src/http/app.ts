@@ -18,7 +18,7 @@ import { consoleRoutes } from "./console";
 import { deviceRoutes } from "./devices";
 import type { Deps } from "../deps";
 import { docs } from "./docs";
-import { normaliseRequest } from "./listen";
+import { normaliseRequest } from "../listen";
 import { observe } from "./observe";
 import { opsRoutes } from "./ops";
 import { verifyRoutes } from "./verify";

@@ -9,7 +9,7 @@ import { TypeCompiler } from "elysia/type-system";
 import type { Deps } from "../deps";
 import { requestId } from "../request";
 import type { Outcome } from "../verify/verify";
-import { canonicalUrl } from "./listen";
+import { canonicalUrl } from "../listen";
 import { VerifyBody } from "./schemas";
 import { limitedBody, limitedHeaders, verifyAnswer } from "./verify";
 
