@@ -549,7 +549,7 @@ async function main(): Promise<void> {
     // ------------------------------------------------------------------------------------------
     // 7. Propagation to every process of the WORKERS=2 group, against a raw NOTIFY round trip.
     say(`\npropagation: ${S.propagationSamples} committed writes, each until the answer of both processes changed`);
-    const prop = await measurePropagation(w2, bigUrl, bigPairs, mix.reasons);
+    const prop = await measurePropagation(w2, bigUrl, bigPairs);
     results.propagation = prop;
     rows.push({
       key: "prop50",
@@ -700,7 +700,7 @@ interface Propagation {
   fromAckMs: ReturnType<typeof pcts>;
 }
 
-async function measurePropagation(sv: Server, url: string, pairs: VerifyPair[], _mix: Record<string, number>): Promise<Propagation> {
+async function measurePropagation(sv: Server, url: string, pairs: VerifyPair[]): Promise<Propagation> {
   const conns = [...(await processIds(sv.port, 64)).values()];
   if (conns.length < 2) throw new Error("propagation: could not reach two distinct processes");
   // Credentials that are granted now: a revocation flips them to revoked_token, a reinstatement back.

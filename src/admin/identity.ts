@@ -45,11 +45,6 @@ export async function findCredential(sql: Sql, secret: string, unreachable: () =
 
 const badLogin = () => new ApiError("unauthorized", "invalid username or password");
 
-/** Checks a password against a stored hash: argon2id/bcrypt and Django's formats (passwords.ts). */
-export async function checkPassword(password: string, stored: string | null): Promise<boolean> {
-  return (await verifyPassword(password, stored)).ok;
-}
-
 export interface Session {
   token: string;
   token_id: string;
@@ -82,10 +77,7 @@ export async function checkLogin(sql: Sql, throttle: LoginThrottle, username: st
   const now = Date.now();
   const usable = check.ok && user!.active && !(user!.valid_from && user!.valid_from.getTime() > now)
     && !(user!.valid_until && user!.valid_until.getTime() <= now);
-  if (!usable) {
-    await throttle.failed(username, source);
-    return null;
-  }
+  if (!usable) return null; // the attempt stays counted as a failure
   await throttle.succeeded(username, source, countedAt);
   // A Django (imported) or bcrypt hash that just matched becomes argon2id, hashed before any transaction.
   const rehash = check.needsRehash ? await Bun.password.hash(password, "argon2id") : null;

@@ -854,8 +854,3 @@ export async function importData(sql: Sql, actor: Actor, data: unknown, rowNumbe
   });
 }
 
-/** A CSV file of one collection, imported like importData (row numbers are file lines). */
-export async function importCsv(sql: Sql, actor: Actor, collection: string, text: string): Promise<Written<ImportResult>> {
-  const { data, rowNumbers } = csvToImport(collection, text);
-  return importData(sql, actor, data, rowNumbers);
-}

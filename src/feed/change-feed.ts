@@ -12,11 +12,6 @@ import { withTimeout } from "../timeout";
 
 export const CHANNEL = "portcullis_changes";
 
-/** The index in force. Verify reads `current` per request; a rebuild swaps it. */
-export interface IndexHolder {
-  current: PermissionIndex;
-}
-
 export interface FeedOptions {
   /** How often the listener connection is probed (and the head revision compared). */
   heartbeatMs?: number;
@@ -39,7 +34,7 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export class ChangeFeed implements IndexHolder {
+export class ChangeFeed {
   current = new PermissionIndex();
   loaded = false;
   connected = false;

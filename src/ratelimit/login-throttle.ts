@@ -7,18 +7,16 @@
 // succeeds: a check-then-count throttle lets any number of concurrent guesses through (they all
 // pass the check during the ~100 ms argon2 verification), on one instance and all the more so
 // across several.
-import type { RateLimit } from "../config";
 import { ApiError } from "../errors";
-import { LocalLimiter, type Limiter, type LimitResult } from "./limiter";
+import type { Limiter, LimitResult } from "./limiter";
 
 export interface LoginThrottle {
   /**
    * Counts this attempt against both keys; throws 429 when either has no attempts left. Answers
-   * when it was counted, for succeeded()/cancelled() to give it back in the same window.
+   * when it was counted, for succeeded()/cancelled() to give it back in the same window. A failed
+   * attempt needs nothing more: it stays counted.
    */
   check(username: string, source: string): Promise<number>;
-  /** The attempt failed (it was already counted by check). */
-  failed(username: string, source: string): Promise<void>;
   /** The attempt succeeded: the username's failures are forgotten, the address's attempt given back. */
   succeeded(username: string, source?: string, countedAt?: number): Promise<void>;
   /** The attempt could not be judged (database unreachable): both keys get it back. */
@@ -35,7 +33,7 @@ const refused = (r: LimitResult) =>
 /** `onRefused` counts refusals (the service's metrics), by the key that refused. */
 export function createLoginThrottle(limiter: Limiter | null, onRefused: (limit: "login_username" | "login_address") => void = () => {}): LoginThrottle {
   const none = async () => {};
-  if (limiter === null) return { check: async () => Date.now(), failed: none, succeeded: none, cancelled: none, stop() {} };
+  if (limiter === null) return { check: async () => Date.now(), succeeded: none, cancelled: none, stop() {} };
   return {
     async check(username, source) {
       const now = Date.now();
@@ -52,7 +50,6 @@ export function createLoginThrottle(limiter: Limiter | null, onRefused: (limit: 
       }
       return now;
     },
-    async failed() {},
     async succeeded(username, source, countedAt = Date.now()) {
       await Promise.all([limiter.reset(userKey(username), Date.now()), source === undefined ? null : limiter.refund(addrKey(source), countedAt)]);
     },
@@ -63,7 +60,3 @@ export function createLoginThrottle(limiter: Limiter | null, onRefused: (limit: 
   };
 }
 
-/** In-process throttle (local mode). */
-export function localLoginThrottle(limit: RateLimit | null): LoginThrottle {
-  return createLoginThrottle(limit === null ? null : new LocalLimiter("login", limit));
-}
