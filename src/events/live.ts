@@ -43,7 +43,7 @@ export const toLive = (r: any): LiveEvent => ({
 });
 
 /** Milliseconds since the epoch encoded in a UUIDv7 (its first 48 bits). */
-const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+export const uuidV7Time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 
 /** What a reconnecting watcher missed after event `lastId` (a UUIDv7), oldest first, at most `limit`. */
 export async function eventsAfter(sql: Sql, lastId: string, f: LiveFilter, limit: number): Promise<LiveEvent[]> {

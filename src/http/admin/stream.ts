@@ -4,7 +4,7 @@
 // falls behind is disconnected (it resumes with Last-Event-ID), so a slow browser costs the service
 // nothing but its own queue.
 import { Elysia, t } from "elysia";
-import { eventsAfter, type LiveEvent, type LiveFilter } from "../../events/live";
+import { eventsAfter, type LiveEvent, type LiveFilter, uuidV7Time } from "../../events/live";
 import { invalid } from "../../errors";
 import { log } from "../../log";
 import { adminAuth } from "./auth";
