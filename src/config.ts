@@ -34,9 +34,16 @@ export interface Config {
   changeLogRetentionMs: number;
   eventRetentionDays: number;
   eventFlushMs: number;
-  eventBufferMax: number;
-  eventSpillDir: string;
-  eventSpillMaxBytes: number;
+  /** Off only to measure the journal's cost: events are then kept in memory and lost on a crash. */
+  eventJournal: boolean;
+  /** Root of the access-event journals, one directory per serving process. */
+  eventJournalDir: string;
+  eventJournalMaxBytes: number;
+  eventJournalSegmentBytes: number;
+  /** Group fsync interval (0: off); on, an answer also waits for the fsync after its event. */
+  eventJournalFsyncMs: number;
+  /** At the disk budget: refuse to answer (503) or answer and shed the event. */
+  eventJournalFull: "refuse" | "shed";
   openwayCompatPort: number | null;
   /** HMAC key for the tokens the openway_access compatibility API derives (src/compat/token-key.ts);
    *  null: generated once into DATA_DIR. */
@@ -158,6 +165,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (bootstrap !== null && (bootstrap.length < 16 || bootstrap.length > 512)) {
     problems.push("ADMIN_BOOTSTRAP_TOKEN: must be 16 to 512 characters");
   }
+  const journal = env.EVENT_JOURNAL || "on";
+  if (journal !== "on" && journal !== "off") problems.push(`EVENT_JOURNAL=${JSON.stringify(journal)}: expected on or off`);
+  const whenFull = env.EVENT_JOURNAL_FULL || "refuse";
+  if (whenFull !== "refuse" && whenFull !== "shed") problems.push(`EVENT_JOURNAL_FULL=${JSON.stringify(whenFull)}: expected refuse or shed`);
+  for (const [old, now] of [["EVENT_BUFFER_MAX", "EVENT_JOURNAL_MAX_MB"], ["EVENT_SPILL_DIR", "EVENT_JOURNAL_DIR"], ["EVENT_SPILL_MAX_MB", "EVENT_JOURNAL_MAX_MB"]] as const) {
+    if (env[old] !== undefined) problems.push(`${old} is no longer read: events now go through the journal; use ${now}`);
+  }
   const compat = env.OPENWAY_COMPAT_PORT ? int("OPENWAY_COMPAT_PORT", 0, 1, 65535) : null;
   const compatTokenKey = env.COMPAT_TOKEN_KEY || null;
   if (compatTokenKey !== null && (compatTokenKey.length < 32 || compatTokenKey.length > 1024)) {
@@ -186,9 +200,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     changeLogRetentionMs: duration("CHANGE_LOG_RETENTION", "7d"),
     eventRetentionDays: int("EVENT_RETENTION_DAYS", 90, 1, 36500),
     eventFlushMs: int("EVENT_FLUSH_MS", 20, 1, 10_000),
-    eventBufferMax: int("EVENT_BUFFER_MAX", 1_000_000, 1000, 100_000_000),
-    eventSpillDir: env.EVENT_SPILL_DIR || `${env.DATA_DIR || "./.data"}/spill`,
-    eventSpillMaxBytes: int("EVENT_SPILL_MAX_MB", 1024, 1, 1_000_000) * 1024 * 1024,
+    eventJournal: journal !== "off",
+    eventJournalDir: env.EVENT_JOURNAL_DIR || `${env.DATA_DIR || "./.data"}/journal`,
+    eventJournalMaxBytes: int("EVENT_JOURNAL_MAX_MB", 4096, 1, 100_000_000) * 1024 * 1024,
+    eventJournalSegmentBytes: int("EVENT_JOURNAL_SEGMENT_MB", 64, 1, 4096) * 1024 * 1024,
+    eventJournalFsyncMs: int("EVENT_JOURNAL_FSYNC_MS", 0, 0, 10_000),
+    eventJournalFull: whenFull as Config["eventJournalFull"],
     openwayCompatPort: compat,
     compatTokenKey,
     httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",

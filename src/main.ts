@@ -15,6 +15,9 @@ import { startService } from "./service";
 import { stateHub } from "./state/store-ipc";
 
 const isWorker = process.env.PORTCULLIS_WORKER === "1";
+const workerIndex = isWorker ? Number(process.env.PORTCULLIS_WORKER_INDEX || 1) : 0;
+/** A worker serves only while the primary that started it lives: checked this often. */
+const PARENT_CHECK_MS = 100;
 
 async function main(): Promise<void> {
   let config;
@@ -52,7 +55,14 @@ async function main(): Promise<void> {
   const workers = Math.max(1, Math.min(config.workers, availableParallelism() * 4));
   // Without REDIS_URL a worker's rules with memory use the primary's state (one state per host).
   const statePrimary = isWorker && !config.redisUrl && process.send ? (process as any) : undefined;
-  const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker, statePrimary });
+  // Never share the port with an orphan of an earlier run (a worker whose primary was killed, still
+  // bound with SO_REUSEPORT): it exits within a second on its own (below), so wait that long for the
+  // port to be free, then refuse to start.
+  if (!isWorker && !(await portFree(config.host, config.port, 3000))) {
+    log.error("port in use: another process (an earlier Portcullis still running?) listens on it; stop it first", { port: config.port, host: config.host });
+    process.exit(1);
+  }
+  const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker, statePrimary, workerIndex });
 
   const children: ReturnType<typeof Bun.spawn>[] = [];
   // /metrics answers for the whole host: workers ask the primary over IPC (src/metrics-host.ts).
@@ -62,7 +72,7 @@ async function main(): Promise<void> {
     const states = stateHub(() => service.deps.state.store);
     for (let i = 1; i < workers; i++) {
       children.push(Bun.spawn([process.execPath, import.meta.path], {
-        env: { ...process.env, PORTCULLIS_WORKER: "1", DATABASE_URL: databaseUrl, DEMO_DATA: "0", PORT: String(config.port) },
+        env: { ...process.env, PORTCULLIS_WORKER: "1", PORTCULLIS_WORKER_INDEX: String(i), DATABASE_URL: databaseUrl, DEMO_DATA: "0", PORT: String(config.port) },
         stdio: ["ignore", "inherit", "inherit"],
         ipc: (message, child) => {
           hub?.onMessage(message, child);
@@ -93,6 +103,35 @@ async function main(): Promise<void> {
     if (demo) printDemoTokens(demo, port);
     const admins = await consoleAdmins(service.deps.sql).catch(() => 1);
     console.log(startBanner({ url: publicUrl(config.host, port), embeddedPg: embedded ? databaseUrl : null, dataDir: config.dataDir, admins }) + "\n");
+  } else {
+    // The primary died without stopping us (SIGKILL, OOM): re-parented, ppid changes. Stop serving
+    // and exit within a second — everything answered is already in this worker's journal, and
+    // whatever cannot be shipped in time is shipped by the next start.
+    const parent = process.ppid;
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(watch);
+      log.warn("primary process gone: worker exiting", { primary_pid: parent });
+      stopping = true;
+      const exit = () => process.exit(0);
+      setTimeout(exit, 800).unref();
+      service.stop({ deadlineMs: 500 }).then(exit, exit);
+    }, PARENT_CHECK_MS);
+  }
+}
+
+/** Whether `port` can be bound without SO_REUSEPORT — i.e. nobody listens on it — within `waitMs`. */
+async function portFree(host: string, port: number, waitMs: number): Promise<boolean> {
+  if (port === 0) return true;
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+      return true;
+    } catch {
+      if (Date.now() > until) return false;
+      await Bun.sleep(50);
+    }
   }
 }
 

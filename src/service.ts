@@ -24,8 +24,8 @@ export interface Service {
   app: ReturnType<typeof createApp>;
   /** The openway_access compatibility listener (OPENWAY_COMPAT_PORT), null when off. */
   compat: CompatListener | null;
-  /** Stop accepting, finish in-flight requests, flush events, close connections. */
-  stop(): Promise<void>;
+  /** Stop accepting, finish in-flight requests, ship events (up to `deadlineMs`, default 10 s; the rest stays journaled), close connections. */
+  stop(opts?: { deadlineMs?: number }): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -36,6 +36,8 @@ export interface ServiceOptions {
   reusePort?: boolean;
   /** A worker without REDIS_URL: use the primary's state over this IPC channel (src/state/store-ipc.ts). */
   statePrimary?: IpcParent;
+  /** Which of the WORKERS processes this is (0: the primary); picks its event journal directory. */
+  workerIndex?: number;
   /** Hourly partition and change-log housekeeping (default on). */
   maintenance?: boolean;
 }
@@ -51,8 +53,9 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const feed = new ChangeFeed(opts.databaseUrl, sql);
   await feed.start();
   const events = new EventWriter(sql, {
-    flushMs: config.eventFlushMs, batchMax: 5000, bufferMax: config.eventBufferMax,
-    spillDir: config.eventSpillDir, spillMaxBytes: config.eventSpillMaxBytes,
+    flushMs: config.eventFlushMs, journalDir: config.eventJournal ? config.eventJournalDir : null, journalIndex: opts.workerIndex ?? 0,
+    segmentBytes: config.eventJournalSegmentBytes, maxBytes: config.eventJournalMaxBytes, fsyncMs: config.eventJournalFsyncMs,
+    whenFull: config.eventJournalFull, adoptOrphans: (opts.workerIndex ?? 0) === 0,
   });
   events.start();
   const stopMaintenance = opts.maintenance === false ? () => {} : scheduleMaintenance(sql, config.eventRetentionDays, config.changeLogRetentionMs);
@@ -77,11 +80,11 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   }
   let compat: CompatListener | null = null;
   let stopping: Promise<void> | null = null;
-  const stop = () =>
+  const stop = (o: { deadlineMs?: number } = {}) =>
     (stopping ??= (async () => {
       stopMaintenance();
       await Promise.all([app.server?.stop(false), compat?.stop()]); // stop accepting; in-flight requests finish
-      await events.stop();
+      await events.stop(o.deadlineMs);
       await feed.stop();
       await limits.stop(); // the last admits go to Redis; stops the login limiter too
       await state.stop();

@@ -1,6 +1,9 @@
 // Test helpers: a fresh database per test file, the service started in-process on it, a client
 // that goes through the whole HTTP stack, and sleepUntil instead of sleeping.
 import { afterAll } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
 import { loadConfig, type Config } from "../src/config";
 import { createSql, type Sql } from "../src/db/client";
@@ -42,8 +45,10 @@ export async function createTestDb(): Promise<TestDb> {
   return { url, name, sql, drop };
 }
 
+/** A config for an in-process service; each gets its own event journal directory. */
 export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({ LOG_LEVEL: "error", WORKERS: "1", PORT: "0", EVENT_FLUSH_MS: "5", ...env });
+  const journal = mkdtempSync(join(tmpdir(), "pcl-journal-"));
+  return loadConfig({ LOG_LEVEL: "error", WORKERS: "1", PORT: "0", EVENT_FLUSH_MS: "5", EVENT_JOURNAL_DIR: journal, ...env });
 }
 
 export interface TestService {

@@ -1,17 +1,21 @@
-// Access events leave the verify path through a bounded in-memory buffer; a writer flushes them in
-// batches with one set-based insert. Ids are made at decision time, so a retried batch never
-// writes an event twice (ON CONFLICT DO NOTHING on the primary key).
+// Access events leave the verify path through the journal (src/events/journal.ts): record()
+// encodes the event into this tick's buffer, and before any answer of the tick is sent the buffer
+// is written to the journal with one write(2) — answers wait on `after()`. A shipper then sends
+// the journal to Postgres in batches (COPY) and moves the journal's durable watermark past them.
+// Ids are made at decision time, so a batch shipped again (after a crash, or a lost
+// acknowledgement) never writes an event twice.
 //
-// At the bound (Postgres away for long), events spill to local files that are replayed when
-// Postgres is back and at the next start: an access system's record of who went where is not
-// ours to drop. Only when the spill budget on disk is also used up are events shed — counted in
-// a metric and logged.
+// While Postgres is away the journal simply grows, up to its disk budget; at the budget the policy
+// EVENT_JOURNAL_FULL decides, explicitly: `refuse` (default) answers 503 rather than let a
+// decision go unrecorded, `shed` answers and counts the lost events. Either way it is counted,
+// logged and shown in /readyz.
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
 import { isConnectionError } from "../db/errors";
+import { ApiError } from "../errors";
 import { log } from "../log";
+import { type Chunk, type EventLog, Journal, MemoryJournal, encodeRecord, HEADER_BYTES, recordBound } from "./journal";
 import { LiveEvents } from "./live";
-import { SpillDir } from "./spill";
 
 export interface AccessEvent {
   id: string;
@@ -44,11 +48,26 @@ export interface EventExtra {
 
 export interface EventWriterOptions {
   flushMs: number;
-  batchMax: number;
-  bufferMax: number;
-  spillDir: string;
-  spillMaxBytes: number;
+  /** Root of the journals (one directory per process under it); null: events in memory only. */
+  journalDir: string | null;
+  /** The journal directory this process prefers (its worker index). */
+  journalIndex?: number;
+  segmentBytes: number;
+  maxBytes: number;
+  /** Group fsync interval; 0: none (the page cache survives a process crash, not a power loss). */
+  fsyncMs: number;
+  whenFull: "refuse" | "shed";
+  /** Ship the journals other processes left behind (the primary does). */
+  adoptOrphans?: boolean;
 }
+
+/** What one COPY carries at most. */
+const SHIP_BYTES = 1024 * 1024;
+const ADOPT_EVERY_MS = 5000;
+
+/** The answer of a decision whose event could not be recorded (EVENT_JOURNAL_FULL=refuse). */
+export const journalFull = () =>
+  new ApiError("unavailable", "this decision cannot be recorded (the access-event journal is at its disk budget), so it is not answered; retry shortly", { reason: "event_journal_full" }, 5);
 
 /** COPY text format: the gate id is the one client-supplied field; escape what COPY treats specially. */
 function copyText(v: string): string {
@@ -69,52 +88,87 @@ function isoTime(ms: number): string {
   return isoPrefix + (frac < 10 ? "00" : frac < 100 ? "0" : "") + frac + "Z";
 }
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** The columns of an event's COPY line, in order. */
+const COLUMNS = "id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id";
+
+/** One event as a line of COPY text: the journal record's payload and what COPY is sent. */
+const lineOf = (e: AccessEvent) =>
+  `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}` +
+  `\t${e.zoneId ?? "\\N"}\t${e.direction ?? "\\N"}\t${e.flags ? `{${e.flags.join(",")}}` : "\\N"}\t${e.peerEventId ?? "\\N"}\t${e.peerUserId ?? "\\N"}\n`;
 
 export class EventWriter {
-  private buffer: AccessEvent[] = [];
-  private overflow: AccessEvent[] = [];
+  private readonly journal: EventLog;
+  /** Records of this tick, not yet written to the journal. */
+  private tick = Buffer.allocUnsafe(64 * 1024);
+  private tickLen = 0;
+  private tickCount = 0;
+  /** Settled once this tick's records are written (and, with fsync on, synced). */
+  private barrier: PromiseWithResolvers<void> | null = null;
+  private syncWaiters: Array<PromiseWithResolvers<void>> = [];
+  private syncing = false;
+  private syncTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastSync = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private flushing: Promise<void> | null = null;
-  private replaying: Promise<void> | null = null;
+  private adoptTimer: ReturnType<typeof setInterval> | null = null;
   private failures = 0;
   private stopped = false;
-  private lastShedLog = 0;
-  private readonly spill: SpillDir;
+  private lastFullLog = 0;
+  /** First segment this process wrote: chunks before it are a previous run's, replayed. */
+  private readonly ownFrom: number;
+  private appended = 0;
+  private shippedOwn = 0;
   /** Live watchers (the console's stream), fed from Postgres so every process's events show. */
   readonly live: LiveEvents;
   flushed = 0;
   failed = 0;
+  /** Events lost at the disk budget (EVENT_JOURNAL_FULL=shed). */
   shed = 0;
-  spilled = 0;
+  /** Decisions not answered because their events could not be recorded (EVENT_JOURNAL_FULL=refuse). */
+  refused = 0;
+  /** Events of earlier runs (or crashed processes) shipped after a start. */
   replayed = 0;
+  /** Journal writes (each carries a tick's records). */
+  writes = 0;
   /** Events Postgres refused for their content (logged one by one). */
   rejected = 0;
+  /** At the disk budget right now. */
+  full = false;
 
   constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {
-    this.spill = new SpillDir(opts.spillDir, opts.spillMaxBytes);
+    if (opts.journalDir === null) {
+      this.journal = new MemoryJournal(opts.maxBytes);
+      this.ownFrom = 0;
+    } else {
+      const j = Journal.open(opts.journalDir, opts.journalIndex ?? 0, { segmentBytes: opts.segmentBytes, maxBytes: opts.maxBytes });
+      j.onTorn = (segment, offset, bytes) => log.warn("event journal: a segment ends in an incomplete record (its process died mid-write); read up to its last whole record", { segment, offset, bytes });
+      this.journal = j;
+      this.ownFrom = j.currentSegment;
+    }
     this.live = new LiveEvents(sql);
   }
 
+  /** Events recorded by this process and not yet in Postgres. */
   get depth(): number {
-    return this.buffer.length + this.overflow.length;
+    return this.tickCount + this.appended - this.shippedOwn;
   }
 
-  get spillBytes(): number {
-    return this.spill.bytes;
+  /** Bytes of journal on disk (shipped segments are deleted as they end). */
+  get journalBytes(): number {
+    return this.journal.bytes;
   }
 
-  /** Replays what earlier runs (or crashed processes) spilled. */
+  get journalPath(): string | null {
+    return this.journal instanceof Journal ? this.journal.dir : null;
+  }
+
+  /** Ships what earlier runs left in the journal, and (primary) the journals of processes gone. */
   start(): void {
-    this.spill.releaseOrphans(isAlive);
-    this.replaySpilled();
+    this.scheduleShip(0);
+    if (this.opts.adoptOrphans && this.journal instanceof Journal) {
+      this.adoptTimer = setInterval(() => this.scheduleShip(0), ADOPT_EVERY_MS);
+      this.adoptTimer.unref?.();
+    }
   }
 
   /** The verify path's one call: the decision (reason rate_limited too) becomes an event with an id made now. */
@@ -134,48 +188,117 @@ export class EventWriter {
   }
 
   push(e: AccessEvent): void {
-    if (this.buffer.length < this.opts.bufferMax) this.buffer.push(e);
-    else {
-      this.overflow.push(e);
-      if (this.overflow.length >= this.opts.batchMax) this.spillOverflow();
+    const line = lineOf(e);
+    const need = this.tickLen + recordBound(line.length);
+    if (need > this.tick.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.tick.length * 2));
+      this.tick.copy(grown, 0, 0, this.tickLen);
+      this.tick = grown;
     }
-    if (this.timer === null && this.flushing === null && !this.stopped) {
-      this.timer = setTimeout(() => this.kick(), this.buffer.length >= this.opts.batchMax ? 0 : this.opts.flushMs);
+    this.tickLen = encodeRecord(this.tick, this.tickLen, line, e.isDevice);
+    this.tickCount++;
+    if (this.barrier === null) {
+      this.barrier = Promise.withResolvers<void>();
+      this.barrier.promise.catch(() => {}); // a refusal is reported through after(), not as unhandled
+      setImmediate(this.writeTick);
     }
   }
 
-  private spillOverflow(): void {
-    if (!this.overflow.length) return;
-    const batch = this.overflow;
-    this.overflow = [];
-    let ok = false;
-    try {
-      ok = this.spill.append(batch);
-    } catch (e) {
-      log.error("event spill failed", { error: String(e) });
-    }
+  /**
+   * `value` once every event recorded so far is in the journal: what a transport returns instead
+   * of its answer, so no answer leaves the process before its event. Rejects with journalFull()
+   * when the events could not be recorded and EVENT_JOURNAL_FULL is refuse.
+   */
+  after<T>(value: T | Promise<T>): T | Promise<T> {
+    if (value instanceof Promise) return value.then((v) => this.after(v));
+    const b = this.barrier ?? this.syncWaiters.at(-1);
+    return b === undefined ? value : b.promise.then(() => value);
+  }
+
+  /** One write(2) for the tick's records; then the answers waiting on them go. */
+  private readonly writeTick = (): void => {
+    const b = this.barrier;
+    if (b === null) return;
+    const len = this.tickLen, count = this.tickCount;
+    this.barrier = null;
+    this.tickLen = 0;
+    this.tickCount = 0;
+    let ok = this.journal.fits(len);
     if (ok) {
-      if (this.spilled === 0 || !this.spill.spilling) log.warn("event buffer full: spilling events to disk", { dir: this.opts.spillDir });
-      this.spilled += batch.length;
+      try {
+        this.journal.append(this.tick, len);
+      } catch (e) {
+        ok = false;
+        log.error("event journal write failed", { error: String(e) });
+      }
+    }
+    if (!ok) return this.atBudget(b, count);
+    if (this.tick.length > 1024 * 1024) this.tick = Buffer.allocUnsafe(64 * 1024); // after a big batch
+    this.full = false;
+    this.writes++;
+    this.appended += count;
+    this.scheduleShip(this.opts.flushMs);
+    if (this.opts.fsyncMs > 0 && this.journal.durable) {
+      this.syncWaiters.push(b);
+      this.scheduleSync();
+    } else b.resolve();
+  };
+
+  private atBudget(b: PromiseWithResolvers<void>, count: number): void {
+    this.full = true;
+    const refuse = this.opts.whenFull === "refuse";
+    if (refuse) this.refused += count;
+    else this.shed += count;
+    const now = Date.now();
+    if (now - this.lastFullLog > 10_000) {
+      this.lastFullLog = now;
+      log.error(refuse ? "event journal full: decisions refused (503) rather than answered unrecorded" : "event journal full: access events shed",
+        { refused_total: this.refused, shed_total: this.shed, journal_bytes: this.journal.bytes, max_bytes: this.opts.maxBytes });
+    }
+    if (refuse) b.reject(journalFull());
+    else b.resolve();
+  }
+
+  /** Group fsync: at most one per EVENT_JOURNAL_FSYNC_MS; answers wait for the one after their write. */
+  private scheduleSync(): void {
+    if (this.syncing || this.syncTimer !== null) return;
+    const wait = this.lastSync + this.opts.fsyncMs - Date.now();
+    if (wait > 0) {
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = null;
+        this.scheduleSync();
+      }, wait);
       return;
     }
-    this.shed += batch.length;
-    const now = Date.now();
-    if (now - this.lastShedLog > 10_000) {
-      this.lastShedLog = now;
-      log.error("event buffer and spill budget full: shedding access events", { shed_total: this.shed, spill_max_bytes: this.opts.spillMaxBytes });
-    }
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    this.syncing = true;
+    this.lastSync = Date.now();
+    this.journal.sync().then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (e) => {
+        log.error("event journal fsync failed", { error: String(e) });
+        for (const w of waiters) w.reject(journalFull());
+      },
+    ).finally(() => {
+      this.syncing = false;
+      if (this.syncWaiters.length) this.scheduleSync();
+    });
+  }
+
+  private scheduleShip(ms: number): void {
+    if (this.timer !== null || this.flushing !== null || this.stopped) return;
+    this.timer = setTimeout(() => this.kick(), ms);
   }
 
   private kick(): void {
     this.timer = null;
     if (this.flushing) return;
-    this.spillOverflow();
-    this.flushing = this.flushLoop().finally(() => {
+    this.flushing = this.shipAll().finally(() => {
       this.flushing = null;
-      if (this.depth && !this.stopped && this.timer === null) {
-        this.timer = setTimeout(() => this.kick(), this.backoffMs());
-      }
+      if (this.depth > 0 && !this.stopped) this.scheduleShip(this.backoffMs());
     });
   }
 
@@ -184,56 +307,46 @@ export class EventWriter {
     return Math.min(5000, 50 * 2 ** Math.min(this.failures, 7)) * (0.5 + Math.random() / 2);
   }
 
-  private async flushLoop(): Promise<void> {
-    while (this.buffer.length) {
-      const batch = this.buffer.slice(0, this.opts.batchMax);
-      try {
-        await this.insert(batch);
-      } catch (e) {
-        this.failed++;
-        if (this.failures++ === 0) log.warn("event flush failed; keeping events and retrying", { error: String(e), buffered: this.depth });
-        return;
+  /** This process's journal, then (primary) any journal whose process is gone. */
+  private async shipAll(): Promise<void> {
+    if (!(await this.ship(this.journal, true))) return;
+    if (this.journal instanceof Journal) this.journal.rotateIfShipped();
+    if (this.opts.adoptOrphans && this.journal instanceof Journal) {
+      for (const dir of Journal.siblings(this.opts.journalDir!, this.journal.dir)) {
+        if (this.stopped) return;
+        const j = Journal.adopt(dir, { segmentBytes: this.opts.segmentBytes, maxBytes: Number.MAX_SAFE_INTEGER });
+        if (j === null) continue; // its process is alive and ships it
+        const before = this.replayed;
+        try {
+          if (await this.ship(j, false)) {
+            if (j.caughtUp) j.remove();
+          }
+        } finally {
+          j.close();
+        }
+        if (this.replayed > before) log.info("events of a stopped process's journal shipped", { dir, count: this.replayed - before });
       }
-      if (this.failures) log.info("event flush recovered", { after_failures: this.failures });
-      this.failures = 0;
-      this.buffer.splice(0, batch.length);
-      this.flushed += batch.length;
-    }
-    // Caught up: what was spilled meanwhile can go in now.
-    if (this.spill.spilling) {
-      this.spill.seal();
-      this.replaySpilled();
     }
   }
 
-  private replaySpilled(): void {
-    if (this.replaying) return;
-    this.replaying = (async () => {
-      for (const path of this.spill.claim()) {
-        const events = SpillDir.read(path);
-        for (let i = 0; i < events.length; i += this.opts.batchMax) {
-          const batch = events.slice(i, i + this.opts.batchMax);
-          for (let attempt = 0; ; attempt++) {
-            try {
-              await this.insert(batch);
-              break;
-            } catch (e) {
-              if (this.stopped) {
-                // Leave the file for the next start; the rows already written are idempotent.
-                this.spill.releaseOrphans(() => false);
-                return;
-              }
-              await Bun.sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
-            }
-          }
-        }
-        this.spill.done(path);
-        this.replayed += events.length;
-        log.info("spilled events replayed", { count: events.length });
+  /** Ships `j` until caught up; false when Postgres failed (kept, retried later). */
+  private async ship(j: EventLog, own: boolean): Promise<boolean> {
+    for (let chunk = j.read(SHIP_BYTES); chunk !== null; chunk = j.read(SHIP_BYTES)) {
+      try {
+        await this.insert(chunk);
+      } catch (e) {
+        this.failed++;
+        if (this.failures++ === 0) log.warn("event flush failed; events stay in the journal and are retried", { error: String(e), backlog: this.depth });
+        return false;
       }
-    })().finally(() => {
-      this.replaying = null;
-    });
+      if (this.failures) log.info("event flush recovered", { after_failures: this.failures });
+      this.failures = 0;
+      j.advance(chunk);
+      this.flushed += chunk.count;
+      if (own && chunk.seq >= this.ownFrom) this.shippedOwn += chunk.count;
+      else this.replayed += chunk.count;
+    }
+    return true;
   }
 
   /**
@@ -243,117 +356,102 @@ export class EventWriter {
    * idempotent insert instead. A batch Postgres refuses for its data is written row by row, so one
    * poison row can never hold up the rest.
    */
-  private async insert(batch: AccessEvent[]): Promise<void> {
+  private async insert(chunk: Chunk): Promise<void> {
     try {
-      await this.copy(batch);
+      await this.copyInto(this.sql, "access_events", chunk.copy);
     } catch (e: any) {
       if (isConnectionError(e)) throw e;
-      if (e?.code === "23505") await this.insertIdempotent(batch);
-      else await this.insertOneByOne(batch, e);
+      if (e?.code === "23505") await this.insertIdempotent(chunk.copy);
+      else await this.insertOneByOne(chunk.copy, e);
     }
-    await this.touchDevices(batch);
+    await this.touchDevices(chunk.devices);
   }
 
-  private async copy(batch: AccessEvent[]): Promise<void> {
-    let text = "";
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i]!;
-      text += `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}\t${e.zoneId ?? "\\N"}\t${e.direction ?? "\\N"}\t${e.flags ? `{${e.flags.join(",")}}` : "\\N"}\t${e.peerEventId ?? "\\N"}\t${e.peerUserId ?? "\\N"}\n`;
-    }
-    const w = await this.sql`copy access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id) from stdin`.writable();
+  private async copyInto(sql: Sql, table: string, body: Buffer): Promise<void> {
+    const w = await sql`copy ${sql(table)} (${sql.unsafe(COLUMNS)}) from stdin`.writable();
     await new Promise<void>((resolve, reject) => {
       w.on("error", reject);
       w.on("finish", () => resolve());
-      w.end(text);
+      w.end(body);
     });
   }
 
-  private async insertIdempotent(batch: AccessEvent[]): Promise<void> {
-    const n = batch.length;
-    const ids = new Array<string>(n), ats = new Array<string>(n), gates = new Array<string>(n);
-    const users = new Array<string | null>(n), creds = new Array<string | null>(n);
-    const allows = new Array<string>(n), reasons = new Array<string>(n), revs = new Array<number>(n);
-    const zones = new Array<string | null>(n), dirs = new Array<string | null>(n), flags = new Array<string | null>(n);
-    const peers = new Array<string | null>(n), peerUsers = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) {
-      const e = batch[i]!;
-      ids[i] = e.id; ats[i] = isoTime(e.at); gates[i] = e.gateId.replaceAll("\0", "\uFFFD"); users[i] = e.userId;
-      creds[i] = e.credentialId; allows[i] = e.allow ? "t" : "f"; reasons[i] = e.reason; revs[i] = e.revision;
-      zones[i] = e.zoneId ?? null; dirs[i] = e.direction ?? null; flags[i] = e.flags ? e.flags.join(",") : null;
-      peers[i] = e.peerEventId ?? null; peerUsers[i] = e.peerUserId ?? null;
-    }
-    // Booleans travel as text: postgres.js cannot infer a bool[] parameter; flags as "a,b".
-    await this.sql`
-      insert into access_events (id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id)
-      select id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction,
-             string_to_array(flags, ','), peer_event_id, peer_user_id
-      from unnest(${ids}::uuid[], ${ats}::timestamptz[], ${gates}::text[], ${users}::text[],
-                  ${creds}::text[], ${allows}::text[]::bool[], ${reasons}::text[], ${revs}::int8[],
-                  ${zones}::text[], ${dirs}::text[], ${flags}::text[], ${peers}::uuid[], ${peerUsers}::text[])
-        as u(id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id)
-      on conflict do nothing`;
+  /** The same COPY lines, through a temporary table, skipping the events Postgres already has. */
+  private async insertIdempotent(body: Buffer): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      await tx`create temp table access_events_in (like access_events) on commit drop`;
+      await this.copyInto(tx as unknown as Sql, "access_events_in", body);
+      await tx`
+        insert into access_events (${tx.unsafe(COLUMNS)})
+        select ${tx.unsafe(COLUMNS)} from access_events_in
+        on conflict do nothing`;
+    });
   }
 
-  private async insertOneByOne(batch: AccessEvent[], cause: unknown): Promise<void> {
-    log.error("event batch refused by Postgres; writing it row by row", { error: String(cause), size: batch.length });
-    for (const e of batch) {
+  private async insertOneByOne(body: Buffer, cause: unknown): Promise<void> {
+    const lines = body.toString("utf8").split("\n").filter(Boolean);
+    log.error("event batch refused by Postgres; writing it row by row", { error: String(cause), size: lines.length });
+    for (const line of lines) {
       try {
-        await this.insertIdempotent([e]);
+        await this.insertIdempotent(Buffer.from(line + "\n"));
       } catch (err) {
         if (isConnectionError(err)) throw err;
         this.rejected++;
-        log.error("access event refused by Postgres", { error: String(err), id: e.id, gate_id: e.gateId.slice(0, 64) });
+        const [id, , gate] = line.split("\t");
+        log.error("access event refused by Postgres", { error: String(err), id, gate_id: gate?.slice(0, 64) });
       }
     }
   }
 
-  private async touchDevices(batch: AccessEvent[]): Promise<void> {
-    const seen = new Map<string, number>();
-    for (const e of batch) if (e.isDevice && e.credentialId !== null && (seen.get(e.credentialId) ?? 0) < e.at) seen.set(e.credentialId, e.at);
+  /** Device credentials' events advance their device's last_seen_at, in the same batch. */
+  private async touchDevices(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const seen = new Map<string, string>();
+    for (const line of lines) {
+      const f = line.split("\t");
+      const cred = f[4]!, at = f[1]!;
+      if (cred !== "\\N" && (seen.get(cred) ?? "") < at) seen.set(cred, at);
+    }
     if (seen.size === 0) return;
     await this.sql`
       update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
-      from unnest(${[...seen.keys()]}::text[], ${[...seen.values()].map(isoTime)}::timestamptz[]) as s(credential_id, at)
+      from unnest(${[...seen.keys()]}::text[], ${[...seen.values()]}::timestamptz[]) as s(credential_id, at)
       where d.credential_id = s.credential_id`;
   }
 
-  /** Writes everything buffered; retries until `deadlineMs` passes. */
+  /** Ships everything recorded so far (and what earlier runs left); retries until `deadlineMs` passes. */
   async drain(deadlineMs = 10_000): Promise<boolean> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     const until = Date.now() + deadlineMs;
-    while (Date.now() < until) {
+    this.writeTick();
+    for (;;) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
       if (this.flushing) await this.flushing;
-      this.spillOverflow();
-      if (!this.buffer.length) return true;
-      this.flushing = this.flushLoop();
+      this.flushing = this.shipAll();
       await this.flushing;
       this.flushing = null;
-      if (this.buffer.length) await Bun.sleep(Math.min(this.backoffMs(), Math.max(0, until - Date.now())));
+      if (this.depth === 0 && this.failures === 0) return true;
+      if (Date.now() >= until) return false;
+      await Bun.sleep(Math.min(this.backoffMs(), Math.max(0, until - Date.now())));
     }
-    return this.buffer.length === 0;
   }
 
-  /** Clean shutdown: flush everything; what Postgres cannot take by the deadline is spilled, not lost. */
+  /** Clean shutdown: ship everything; what Postgres cannot take by the deadline stays in the journal for the next start. */
   async stop(deadlineMs?: number): Promise<boolean> {
     const ok = await this.drain(deadlineMs);
     this.stopped = true;
     this.live.stop();
     if (this.timer) clearTimeout(this.timer);
-    if (!ok) {
-      const left = this.buffer.splice(0);
-      if (this.spill.append(left)) {
-        this.spilled += left.length;
-        log.warn("Postgres unreachable at shutdown: events spilled for replay at next start", { count: left.length, dir: this.opts.spillDir });
-      } else {
-        this.shed += left.length;
-        log.error("events lost at shutdown: spill budget full", { count: left.length });
-      }
-      this.spill.seal();
+    if (this.adoptTimer) clearInterval(this.adoptTimer);
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    if (this.syncWaiters.length) {
+      await this.journal.sync().catch(() => {});
+      for (const w of this.syncWaiters.splice(0)) w.resolve();
     }
-    await this.replaying?.catch(() => {});
+    if (!ok) log.warn("Postgres unreachable at shutdown: events kept in the journal for the next start", { count: this.depth, dir: this.journalPath });
+    this.journal.close();
     return ok;
   }
 }

@@ -4,14 +4,16 @@ import { dbProbe } from "../db/probe";
 import type { Deps } from "../deps";
 
 export function opsRoutes(deps: Deps) {
-  const { feed, sql } = deps;
+  const { feed, sql, events } = deps;
   const checkDb = dbProbe(sql);
 
   return new Elysia({ name: "ops", detail: { tags: ["ops"] } })
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "The process runs" } })
     .get("/readyz", async ({ set }) => {
       const reachable = await checkDb();
-      const ready = feed.live;
+      // Not ready while decisions cannot be recorded (journal at its disk budget): a load balancer
+      // sends the gates to an instance that can.
+      const ready = feed.live && !events.full;
       set.status = ready ? 200 : 503;
       if (!ready) set.headers["retry-after"] = "1";
       return {
@@ -19,8 +21,9 @@ export function opsRoutes(deps: Deps) {
         revision: feed.revision,
         feed: { connected: feed.connected, lag_ms: feed.lagMs },
         db: { reachable },
+        events: { journal: events.full ? "full" : "ok", journal_bytes: events.journalBytes, unshipped: events.depth },
       };
-    }, { detail: { summary: "200 when the index is loaded and the change feed is live, else 503" } })
+    }, { detail: { summary: "200 when the index is loaded, the change feed is live and access events can be recorded, else 503" } })
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
       return deps.metrics.render();

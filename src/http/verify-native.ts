@@ -6,6 +6,7 @@
 // decision, the rate limits and the event come from the verify core, the answer from the same
 // mappings as the Elysia route's (verify.ts).
 import { TypeCompiler } from "elysia/type-system";
+import { ApiError } from "../errors";
 import type { Deps } from "../deps";
 import { requestId } from "../request";
 import type { Outcome } from "../verify/verify";
@@ -36,6 +37,16 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     return res;
   };
 
+  /** A verify that could not be answered (its event could not be recorded): the error's JSON. */
+  const failed = (e: unknown, id: string, t0: number): Response => {
+    if (!(e instanceof ApiError)) throw e;
+    const headers: Record<string, string> = { "content-type": JSON_TYPE, "x-request-id": id };
+    if (e.retryAfter !== undefined) headers["retry-after"] = String(e.retryAfter);
+    const res = new Response(JSON.stringify(e.body()), { status: e.status, headers });
+    if (observeRequest) observeRequest("POST", ROUTE, res.status, (performance.now() - t0) / 1000);
+    return res;
+  };
+
   return async (req: Request): Promise<Response> => {
     const t0 = performance.now();
     const declared = req.headers.get("content-length");
@@ -52,6 +63,6 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     }
     const id = requestId(req.headers.get("x-request-id"));
     const o = body.pin === undefined ? verify(body.token, body.gate_id) : verify(body.token, body.gate_id, { pin: body.pin });
-    return o instanceof Promise ? o.then((x) => respond(x, id, t0)) : respond(o, id, t0);
+    return o instanceof Promise ? o.then((x) => respond(x, id, t0), (e) => failed(e, id, t0)) : respond(o, id, t0);
   };
 }

@@ -4,7 +4,7 @@
 // native Bun route, batch, forward-auth, the openway_access compat verify — calls this and only
 // maps the outcome to its wire format.
 //
-// No Postgres, no Redis, no awaits, unless the caller asked for a fresher revision than the index
+// No Postgres, no Redis, no awaits but the journal write of the tick's events, unless the caller asked for a fresher revision than the index
 // has, or the exact rate-limit mode is on (one Redis round trip for both limits, see
 // src/ratelimit/limiter.ts). With both verify limits off (the default) the function has no limit
 // code at all: that is decided once, when it is made.
@@ -101,7 +101,7 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
   };
 
   const decideNow = limited ? withLimits : unlimited;
-  return (token, gateId, options) => {
+  const decide = (token: string, gateId: string, options?: VerifyOptions): Outcome | Promise<Outcome> => {
     const min = options?.minRevision;
     if (min === undefined || feed.current.revision >= min) return decideNow(token, gateId, options?.pin);
     return feed.waitFor(min, MIN_REVISION_WAIT_MS).then((reached) => {
@@ -109,4 +109,8 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
       return decideNow(token, gateId, options?.pin);
     });
   };
+  // No answer leaves before its access event is in the journal: the outcome is handed over once
+  // this tick's events are written (one write for all of them, src/events/event-writer.ts), or
+  // rejected with 503 when they cannot be (the journal at its disk budget, EVENT_JOURNAL_FULL).
+  return (token, gateId, options) => events.after(decide(token, gateId, options));
 }

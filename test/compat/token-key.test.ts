@@ -55,7 +55,7 @@ describe("token key", () => {
 
   test("a service without COMPAT_TOKEN_KEY answers login tokens derived from the key file in DATA_DIR", async () => {
     const dir = tmp();
-    const s = await startCompatService({ COMPAT_TOKEN_KEY: "", DATA_DIR: dir, EVENT_SPILL_DIR: join(dir, "spill") });
+    const s = await startCompatService({ COMPAT_TOKEN_KEY: "", DATA_DIR: dir, EVENT_JOURNAL_DIR: join(dir, "journal") });
     try {
       await s.call("POST", "/api/v1/admin/users", { body: { username: "kim", password: "kim-password-1" } });
       const r = await s.compat("POST", "/api/v1/auth/token", { json: { username: "kim", password: "kim-password-1" } });

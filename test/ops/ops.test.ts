@@ -34,7 +34,7 @@ describe("operations", () => {
       "portcullis_index_entries{kind=\"credentials\"}", "portcullis_index_revision", "portcullis_feed_lag_seconds",
       "portcullis_feed_connected 1", "portcullis_feed_reconnects_total", "portcullis_events_buffered",
       "portcullis_events_flushed_total", "portcullis_events_flush_failures_total", "portcullis_events_shed_total",
-      "portcullis_events_spilled_total", "portcullis_db_pool_max", "process_resident_memory_bytes",
+      "portcullis_events_journal_bytes", "portcullis_db_pool_max", "process_resident_memory_bytes",
       "process_cpu_seconds_total", "bun_jsc_heap_bytes{kind=\"used\"}",
     ]) expect(text).toContain(name);
     // The collectors that misbehave under Bun are not there.
