@@ -138,7 +138,7 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
     })
     .get("/health", () => OK)
     .get("/healthz", () => OK)
-    .get("/ready", ({ set }) => ready(feed.live, set))
+    .get("/ready", ({ set }) => ready(feed.live && !deps.events.full, set))
     .get("/readyz", ({ set }) => ready(feed.live && !deps.events.full, set));
 }
 
