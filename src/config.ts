@@ -44,6 +44,10 @@ export interface Config {
   eventJournalFsyncMs: number;
   /** At the disk budget: refuse to answer (503) or answer and shed the event. */
   eventJournalFull: "refuse" | "shed";
+  /** The live event stream cuts a client whose untaken backlog exceeds this many bytes… */
+  eventStreamBacklogBytes: number;
+  /** …or whose oldest untaken frame is older than this. */
+  eventStreamStallMs: number;
   openwayCompatPort: number | null;
   /** HMAC key for the tokens the openway_access compatibility API derives (src/compat/token-key.ts);
    *  null: generated once into DATA_DIR. */
@@ -206,6 +210,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventJournalSegmentBytes: int("EVENT_JOURNAL_SEGMENT_MB", 64, 1, 4096) * 1024 * 1024,
     eventJournalFsyncMs: int("EVENT_JOURNAL_FSYNC_MS", 0, 0, 10_000),
     eventJournalFull: whenFull as Config["eventJournalFull"],
+    eventStreamBacklogBytes: int("EVENT_STREAM_BACKLOG_KB", 16 * 1024, 16, 4 * 1024 * 1024) * 1024,
+    eventStreamStallMs: duration("EVENT_STREAM_STALL", "30s"),
     openwayCompatPort: compat,
     compatTokenKey,
     httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",

@@ -83,6 +83,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const stop = (o: { deadlineMs?: number } = {}) =>
     (stopping ??= (async () => {
       stopMaintenance();
+      events.live.stop(); // live event streams end (their clients resume elsewhere): they would never finish
       await Promise.all([app.server?.stop(false), compat?.stop()]); // stop accepting; in-flight requests finish
       await events.stop(o.deadlineMs);
       await feed.stop();

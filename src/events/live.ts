@@ -1,8 +1,9 @@
 // Live access events for watchers (the console's stream). Events are read back from Postgres, not
 // from this process's memory: with WORKERS > 1 (or several hosts) every process writes its own
 // decisions, and a watcher connected to any one of them must see them all. One poller per process,
-// running only while someone watches, reads the last seconds of events every POLL_MS; a short
-// look-back with an id set catches events that another process flushed a little late.
+// running only while someone watches, reads forward from its (at, id) position every POLL_MS —
+// back to back while batches come full, so a burst never outruns it — and a look-back over the
+// last seconds' ids catches events that another process shipped a little late.
 import type { Sql } from "../db/client";
 import { log } from "../log";
 
@@ -26,10 +27,15 @@ export interface Subscriber {
   filter: LiveFilter;
   /** Receives matching events; returns false when the subscriber cannot keep up. */
   deliver(events: LiveEvent[]): boolean;
+  /** The process is stopping: end the stream (the client reconnects elsewhere and resumes). */
+  end(): void;
 }
 
 const POLL_MS = 200;
+/** How far back a late-committed event (another process's batch, a same-millisecond id) is caught. */
 const LOOKBACK_MS = 3000;
+/** The look-back pass runs this often (it reads ids only). */
+const LOOKBACK_EVERY_MS = 1000;
 const BATCH = 5000;
 
 export function matches(f: LiveFilter, e: LiveEvent): boolean {
@@ -64,7 +70,10 @@ export class LiveEvents {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Ids already fanned out, with their time, for the look-back window. */
   private seen = new Map<string, number>();
-  private since = 0;
+  /** Keyset position: the last (at, id) read in order. */
+  private cursorAt = 0;
+  private cursorId = "00000000-0000-0000-0000-000000000000";
+  private lastLookback = 0;
   private failing = false;
 
   constructor(private readonly sql: Sql) {}
@@ -73,7 +82,9 @@ export class LiveEvents {
     this.subscribers.set(s, Date.now());
     if (this.timer === null) {
       // Watchers see what is decided from now on (a resuming one gets its gap from the replay).
-      this.since = Date.now();
+      this.cursorAt = Date.now();
+      this.cursorId = "00000000-0000-0000-0000-000000000000";
+      this.lastLookback = Date.now();
       this.seen.clear();
       this.schedule(POLL_MS);
     }
@@ -90,46 +101,81 @@ export class LiveEvents {
     this.timer = setTimeout(() => void this.poll(), ms);
   }
 
+  /**
+   * Reads forward from the keyset position (at, id) — as many full batches as there are, so a
+   * burst of any rate is read as fast as Postgres gives it — and, once a second, the ids of the
+   * last LOOKBACK_MS behind the position, to pick up what committed late.
+   */
   private async poll(): Promise<void> {
     if (this.subscribers.size === 0) {
       this.timer = null;
       return;
     }
+    let more = false;
     try {
       const rows = await this.sql`
         select id, at, gate_id, user_id, allow, reason, revision from access_events
-        where at >= ${new Date(this.since)} order by at, id limit ${BATCH}`;
+        where (at, id) > (${new Date(this.cursorAt)}, ${this.cursorId}::uuid) order by at, id limit ${BATCH}`;
+      more = rows.length === BATCH;
+      const fresh = this.take(rows);
+      if (rows.length) {
+        const last = rows[rows.length - 1]!;
+        this.cursorAt = (last.at as Date).getTime();
+        this.cursorId = last.id;
+      }
+      if (!more && Date.now() - this.lastLookback >= LOOKBACK_EVERY_MS) {
+        this.lastLookback = Date.now();
+        const late = await this.lateArrivals();
+        if (late.length) fresh.push(...this.take(late));
+      }
       if (this.failing) log.info("live events: reading again");
       this.failing = false;
-      const fresh: Array<[LiveEvent, number]> = [];
-      let newest = this.since;
-      for (const r of rows) {
-        const t = (r.at as Date).getTime();
-        if (t > newest) newest = t;
-        if (this.seen.has(r.id)) continue;
-        this.seen.set(r.id, t);
-        fresh.push([toLive(r), t]);
-      }
-      this.since = rows.length === BATCH ? newest : Math.max(this.since, newest - LOOKBACK_MS);
-      for (const [id, t] of this.seen) if (t < this.since - LOOKBACK_MS) this.seen.delete(id);
-      if (fresh.length) {
-        for (const [s, from] of this.subscribers) {
-          const mine: LiveEvent[] = [];
-          for (const [e, t] of fresh) if (t >= from && matches(s.filter, e)) mine.push(e);
-          if (mine.length && !s.deliver(mine)) this.subscribers.delete(s);
-        }
-      }
+      for (const [id, t] of this.seen) if (t < this.cursorAt - LOOKBACK_MS) this.seen.delete(id);
+      if (fresh.length) this.fanOut(fresh);
     } catch (e) {
       if (!this.failing) log.warn("live events: cannot read access events", { error: String(e) });
       this.failing = true;
     }
     if (this.subscribers.size === 0) this.timer = null;
-    else this.schedule(POLL_MS);
+    else this.schedule(more ? 0 : POLL_MS);
+  }
+
+  /** Events behind the position not yet seen: ids first (the primary key's index), rows for the new ones. */
+  private async lateArrivals(): Promise<any[]> {
+    const from = new Date(this.cursorAt - LOOKBACK_MS);
+    const ids = await this.sql`
+      select id from access_events where at >= ${from} and (at, id) <= (${new Date(this.cursorAt)}, ${this.cursorId}::uuid)`;
+    const missing = ids.map((r) => r.id as string).filter((id) => !this.seen.has(id));
+    if (missing.length === 0) return [];
+    return await this.sql`
+      select id, at, gate_id, user_id, allow, reason, revision from access_events
+      where at >= ${from} and id = any(${missing}::uuid[]) order by at, id`;
+  }
+
+  private take(rows: readonly any[]): Array<[LiveEvent, number]> {
+    const out: Array<[LiveEvent, number]> = [];
+    for (const r of rows) {
+      if (this.seen.has(r.id)) continue;
+      const t = (r.at as Date).getTime();
+      this.seen.set(r.id, t);
+      out.push([toLive(r), t]);
+    }
+    return out;
+  }
+
+  private fanOut(fresh: Array<[LiveEvent, number]>): void {
+    for (const [s, from] of this.subscribers) {
+      const mine: LiveEvent[] = [];
+      for (const [e, t] of fresh) if (t >= from && matches(s.filter, e)) mine.push(e);
+      if (mine.length && !s.deliver(mine)) this.subscribers.delete(s);
+    }
   }
 
   stop(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    const all = [...this.subscribers.keys()];
     this.subscribers.clear();
+    for (const s of all) s.end();
   }
 }

@@ -1,8 +1,9 @@
 // GET /api/v1/admin/events/stream — access events as Server-Sent Events, as they happen, from
 // every process (see src/events/live.ts). Resumable: a client that reconnects with Last-Event-ID
-// first gets what it missed, from Postgres. Bounded: each client has a fixed queue; a client that
-// falls behind is disconnected (it resumes with Last-Event-ID), so a slow browser costs the service
-// nothing but its own queue.
+// first gets what it missed, from Postgres. Bounded: each client's own backlog (what its socket has
+// not taken) is bounded in bytes and in age (EVENT_STREAM_BACKLOG_KB, EVENT_STREAM_STALL); a client
+// that stops reading is disconnected (it resumes with Last-Event-ID), so a stuck browser costs the
+// service nothing but that backlog — and a burst never cuts a client that keeps reading.
 import { Elysia, t } from "elysia";
 import { eventsAfter, type LiveEvent, type LiveFilter, uuidV7Time } from "../../events/live";
 import { invalid } from "../../errors";
@@ -10,8 +11,10 @@ import { log } from "../../log";
 import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
 
-const QUEUE_PER_CLIENT = 2000; // events
-const KEEPALIVE_MS = 15_000;
+/** Events a resuming client is sent from Postgres, at most. */
+const REPLAY_MAX = 2000;
+/** A comment line every 15 s keeps proxies from closing an idle stream. */
+const KEEPALIVE_TICKS = 15;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
 
@@ -37,49 +40,90 @@ export function adminStreamRoutes(deps: Deps) {
       }
       // This process's own buffered events go to Postgres first, so the replay includes them.
       if (lastId) for (let i = 0; i < 30 && events.depth > 0; i++) await Bun.sleep(10);
-      const missed = lastId ? await eventsAfter(sql, lastId, filter, QUEUE_PER_CLIENT) : [];
+      const missed = lastId ? await eventsAfter(sql, lastId, filter, REPLAY_MAX) : [];
 
+      // The client's backlog: frames the socket has not taken yet. A client that keeps reading keeps
+      // it near empty whatever the burst; only one that stops reading grows it past its bound in
+      // bytes, or leaves its oldest frame untaken for longer than the stall bound — and is cut.
+      const { eventStreamBacklogBytes: maxBytes, eventStreamStallMs: stallMs } = deps.config;
+      let queue: string[] = [];
+      let queuedBytes = 0;
+      let oldestAt = 0;
+      let wake: (() => void) | null = null;
+      let done = false;
       let unsubscribe = () => {};
-      let keepalive: ReturnType<typeof setInterval> | undefined;
+      let ticker: ReturnType<typeof setInterval> | undefined;
+      let ctl: ReadableStreamDefaultController<Uint8Array> | null = null;
       const close = () => {
+        done = true;
         unsubscribe();
-        clearInterval(keepalive);
+        clearInterval(ticker);
+        queue = [];
+        wake?.();
       };
+      const push = (text: string) => {
+        if (queue.length === 0) oldestAt = Date.now();
+        queue.push(text);
+        queuedBytes += text.length;
+        wake?.();
+      };
+      const cut = (why: string) => {
+        log.warn("event stream client not reading; disconnecting it (it resumes with Last-Event-ID)", { why, backlog_bytes: queuedBytes, oldest_ms: Date.now() - oldestAt });
+        close();
+        try { ctl?.close(); } catch {}
+      };
+      const tooFarBehind = () => queuedBytes > maxBytes ? "backlog_bytes" : queue.length > 0 && Date.now() - oldestAt > stallMs ? "stalled" : null;
       const stream = new ReadableStream<Uint8Array>({
         start(controller) {
-          const send = (text: string) => controller.enqueue(encoder.encode(text));
-          send(`retry: 1000\n: connected at revision ${deps.feed.revision}\n\n`);
+          ctl = controller;
+          push(`retry: 1000\n: connected at revision ${deps.feed.revision}\n\n`);
           const replayed = new Set<string>();
           for (const e of missed) {
             replayed.add(e.id);
-            send(frame(e));
+            push(frame(e));
           }
           unsubscribe = events.live.subscribe({
             filter,
             deliver(all) {
               // Right after a resume the live feed can repeat what the replay just sent.
               const batch = replayed.size ? all.filter((e) => !replayed.has(e.id)) : all;
-              // desiredSize counts queued events against the per-client bound.
-              if ((controller.desiredSize ?? 0) < batch.length) {
-                log.warn("event stream client too slow; disconnecting it", { queued: QUEUE_PER_CLIENT });
-                close();
-                try { controller.close(); } catch {}
+              // Judged on what the client left untaken before this poll, never on the poll's own size.
+              const why = tooFarBehind();
+              if (why !== null) {
+                cut(why);
                 return false;
               }
-              for (const e of batch) send(frame(e));
+              for (const e of batch) push(frame(e));
               return true;
             },
+            end() {
+              close();
+              try { controller.close(); } catch {}
+            },
           });
-          keepalive = setInterval(() => {
-            try { send(": keepalive\n\n"); } catch { close(); }
-          }, KEEPALIVE_MS);
+          let ticks = 0;
+          ticker = setInterval(() => {
+            const why = tooFarBehind();
+            if (why !== null) return cut(why);
+            if (++ticks % KEEPALIVE_TICKS === 0) push(": keepalive\n\n");
+          }, 1000);
           request.signal.addEventListener("abort", () => {
             close();
             try { controller.close(); } catch {}
           });
         },
+        // Called when the socket has taken the previous chunk: hand over the whole backlog at once.
+        async pull(controller) {
+          while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
+          wake = null;
+          if (done) return;
+          const text = queue.length === 1 ? queue[0]! : queue.join("");
+          queue = [];
+          queuedBytes = 0;
+          controller.enqueue(encoder.encode(text));
+        },
         cancel: close,
-      }, new CountQueuingStrategy({ highWaterMark: QUEUE_PER_CLIENT }));
+      }, { highWaterMark: 0 });
       return new Response(stream, {
         headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
       });
