@@ -150,7 +150,12 @@ export const gates = {
     two_person_window_ms: r.two_person_window_ms, requires_pin: r.requires_pin, requires_escort: r.requires_escort,
     escort_window_s: r.escort_window_s, ...stamps(r),
   }),
-  toRow: async (_tx, input, existing) => pick(input, [...(existing ? [] : ["id"]), "name", "zone_id", "mode", "unlock_ms", ...GATE_RULES]),
+  async toRow(_tx, input, existing) {
+    const row = pick(input, [...(existing ? [] : ["id"]), "name", "zone_id", "mode", "unlock_ms", ...GATE_RULES]);
+    // A mode or zone set on the gate itself is its own: a zone unlock no longer touches it.
+    if (existing && (row.mode !== undefined || row.zone_id !== undefined)) row.zone_locked = false;
+    return row;
+  },
 } satisfies Collection;
 
 export const schedules = {

@@ -1,6 +1,7 @@
 // Generic admin services over a Collection: keyset-paginated lists and audited writes.
 // Plain functions: they take the pool and the actor, never the request.
 import type { Sql } from "../db/client";
+import { log } from "../log";
 import { ApiError, invalid, notFound } from "../errors";
 import { decodeCursor, encodeCursor, type Page } from "../db/pagination";
 import type { Collection } from "./collections";
@@ -46,14 +47,24 @@ export async function get(sql: Sql, c: Collection, id: string): Promise<Record<s
 }
 
 export async function create(sql: Sql, actor: Actor, c: Collection, input: Record<string, any>): Promise<Written<Record<string, unknown>>> {
-  return write(sql, actor, async (tx, audit) => {
-    const row = await c.toRow(tx, input, null);
-    const [created] = await tx`insert into ${tx(c.table)} ${tx(row)} returning *`;
-    const json = c.toJson(created!);
-    audit({ action: "create", entity: c.entity, entityId: created!.id, before: null, after: json });
-    const secret = (row as any).secret;
-    return secret === undefined ? json : { ...json, secret };
-  });
+  try {
+    return await write(sql, actor, async (tx, audit) => {
+      const row = await c.toRow(tx, input, null);
+      const [created] = await tx`insert into ${tx(c.table)} ${tx(row)} returning *`;
+      const json = c.toJson(created!);
+      audit({ action: "create", entity: c.entity, entityId: created!.id, before: null, after: json });
+      const secret = (row as any).secret;
+      return secret === undefined ? json : { ...json, secret };
+    });
+  } catch (e) {
+    // A secret must name one credential, so a taken one is refused (409) — which tells an admin
+    // that some card number or PIN exists. Accepted (README, "Security decisions"), but never
+    // silently: each refusal leaves a line naming the caller, so probing leaves a trail.
+    if (e instanceof ApiError && e.code === "conflict" && e.details?.field === "secret") {
+      log.warn("credential create refused: the secret is already in use", { actor: actor.credentialId, user_id: input.user_id ?? null, kind: input.kind ?? null });
+    }
+    throw e;
+  }
 }
 
 export async function update(sql: Sql, actor: Actor, c: Collection, id: string, input: Record<string, any>): Promise<Written<Record<string, unknown>>> {

@@ -31,7 +31,7 @@ beforeAll(async () => {
   await post("/api/v1/admin/grants", { subject: { group_id: ids.staff }, target: { zone_id: ids.hq } });
   ids.card = "CLERK-CARD-1";
   await post("/api/v1/admin/credentials", { user_id: ids.clerk, kind: "card", secret: ids.card });
-});
+}, 30_000); // argon2id hashing of the users above: slow on a busy machine
 afterAll(() => s.stop());
 
 const login = (username: string, password: string, scope?: string) =>
@@ -95,6 +95,26 @@ describe("zone lock and unlock", () => {
     const v = await s.call("POST", "/api/v1/access/verify", { token: null, body: { gate_id: "HQ_1", token: ids.card, min_revision: r.body.revision } });
     expect(v.body).toMatchObject({ allow: true, reason: "granted" });
     expect((await s.db.sql`select mode from gates where id = 'HQ_3'`)[0]!.mode).toBe("disabled");
+  });
+
+  test("unlock reopens only what the zone lock locked: a gate locked on its own stays locked", async () => {
+    const gate = (id: string, mode?: string) => s.call("POST", "/api/v1/admin/gates", { body: { id, name: id, zone_id: ids.lab, ...(mode ? { mode } : {}) } });
+    await gate("ZL_INCIDENT", "locked"); // an operator's incident lock, before the zone lock
+    await gate("ZL_LATER");
+    const lock = await s.call("POST", `/api/v1/admin/zones/${ids.lab}/lock`);
+    expect(lock.body.changed).toEqual(["LAB_1", "ZL_LATER"]);
+    // During the zone lock an operator locks ZL_LATER on its own (a PATCH makes its mode its own).
+    expect((await s.call("PATCH", "/api/v1/admin/gates/ZL_LATER", { body: { mode: "locked" } })).status).toBe(200);
+    const unlock = await s.call("POST", `/api/v1/admin/zones/${ids.lab}/unlock`);
+    expect(unlock.body).toMatchObject({ mode: "normal", changed: ["LAB_1"] });
+    const modes = await s.db.sql`select id, mode from gates where zone_id = ${ids.lab} order by id`;
+    expect(modes.map((g) => `${g.id}:${g.mode}`)).toEqual(["LAB_1:normal", "ZL_INCIDENT:locked", "ZL_LATER:locked"]);
+    const v = await s.call("POST", "/api/v1/access/verify", { token: null, body: { gate_id: "ZL_INCIDENT", token: ids.card, min_revision: unlock.body.revision } });
+    expect(v.body).toMatchObject({ allow: false, reason: "gate_locked" });
+    // A second lock and unlock cycle still leaves them alone.
+    await s.call("POST", `/api/v1/admin/zones/${ids.lab}/lock`);
+    expect((await s.call("POST", `/api/v1/admin/zones/${ids.lab}/unlock`)).body.changed).toEqual(["LAB_1"]);
+    for (const id of ["ZL_INCIDENT", "ZL_LATER"]) await s.call("DELETE", `/api/v1/admin/gates/${id}`);
   });
 
   test("unknown zone 404; admin scope required", async () => {

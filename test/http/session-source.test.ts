@@ -1,6 +1,7 @@
 // A login session lives no longer than the credential it was derived from, and secrets without
 // scopes (cards, PINs, devices) are refused on every route a person's token opens.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { setLogLevel } from "../../src/log";
 import { hashSecret } from "../../src/tokens";
 import { sleepUntil, startTestService, type TestService } from "../setup";
 
@@ -47,21 +48,21 @@ describe("a session derived from a credential", () => {
     expect(row!.source_credential_id).toBe(a.apiId);
     // The login's revision is not in its answer: wait for the feed to bring the session in.
     await sleepUntil(async () => (await s.call("POST", "/api/v1/access/verify", { token: null, body: { gate_id: "SRC_DOOR", token: a.session } })).body.allow, "the session opens the gate");
-  });
+  }, 20_000);
 
   test("revoking the source credential ends the session at once: 401 on admin routes, no new admin credential, no gate", async () => {
     const a = await adminWithSession();
     const r = await s.call("POST", `/api/v1/admin/credentials/${a.apiId}/revoke`);
     expect(r.status).toBe(200);
     await expectEnded(a, r.body.revision);
-  });
+  }, 20_000);
 
   test("narrowing the source's scopes (admin removed) ends the session at once", async () => {
     const a = await adminWithSession();
     const r = await s.call("PATCH", `/api/v1/admin/credentials/${a.apiId}`, { body: { scopes: ["user"] } });
     expect(r.status).toBe(200);
     await expectEnded(a, r.body.revision);
-  });
+  }, 20_000);
 
   test("deleting the source, or making it expired or not yet valid, ends the session", async () => {
     for (const change of [
@@ -74,7 +75,7 @@ describe("a session derived from a credential", () => {
       expect(r.status).toBe(200);
       await expectEnded(a, r.body.revision);
     }
-  });
+  }, 20_000);
 
   test("the session expires no later than its source", async () => {
     const a = await adminWithSession();
@@ -87,7 +88,7 @@ describe("a session derived from a credential", () => {
     const [u] = await s.db.sql`select username from users where id = ${a.userId}`;
     const again = await s.call("POST", "/api/v1/auth/token", { token: null, body: { username: u!.username, password: "source-password-1", scope: "admin" } });
     expect(again.body.expires_at).toBe(soon);
-  });
+  }, 20_000);
 
   test("the bearer lookup itself refuses a session whose source stopped holding, whatever wrote the change", async () => {
     const a = await adminWithSession();
@@ -96,7 +97,7 @@ describe("a session derived from a credential", () => {
     await s.db.sql`update credentials set revoked_at = null where id = ${a.sessionId}`;
     const zones = await s.call("GET", "/api/v1/admin/zones", { token: a.session });
     expect([zones.status, zones.body.error.message]).toEqual([401, "the credential this session was derived from is revoked, expired or no longer has its scope"]);
-  });
+  }, 20_000);
 
   test("deactivating the user ends the session; the source's API token and a plain user login are refused too", async () => {
     const a = await adminWithSession();
@@ -106,14 +107,14 @@ describe("a session derived from a credential", () => {
       const zones = await s.call("GET", "/api/v1/admin/zones", { token });
       expect([zones.status, zones.body.error.message]).toEqual([401, "the token's user is inactive"]);
     }
-  });
+  }, 20_000);
 
   test("revoking another credential of the user leaves the session alone", async () => {
     const a = await adminWithSession();
     const card = await s.call("POST", "/api/v1/admin/credentials", { body: { user_id: a.userId, kind: "card" } });
     await s.call("POST", `/api/v1/admin/credentials/${card.body.id}/revoke`);
     expect((await s.call("GET", "/api/v1/admin/zones", { token: a.session })).status).toBe(200);
-  });
+  }, 20_000);
 });
 
 describe("secrets without scopes on user routes", () => {
@@ -140,7 +141,7 @@ describe("secrets without scopes on user routes", () => {
     expect(me.body.items.map((d: any) => d.device_id)).toEqual([phone.body.device_id]);
     const [card] = await s.db.sql`select revoked_at from credentials where secret_hash = ${hashSecret("4711")}`;
     expect(card!.revoked_at).toBeNull();
-  });
+  }, 20_000);
 
   test("an admin-only API token is 403 on the device routes; logout takes it", async () => {
     const u = await s.call("POST", "/api/v1/admin/users", { body: { username: "admin-only" } });
@@ -148,5 +149,28 @@ describe("secrets without scopes on user routes", () => {
     expect((await s.call("GET", "/api/v1/devices/me", { token: api.body.secret })).status).toBe(403);
     expect((await s.call("DELETE", "/api/v1/auth/token", { token: api.body.secret })).status).toBe(204);
     expect((await s.call("GET", "/api/v1/admin/zones", { token: api.body.secret })).status).toBe(401);
-  });
+  }, 20_000);
+});
+
+describe("a taken secret", () => {
+  test("creating a credential with a secret in use is 409 naming `secret`, and the refusal is logged with the caller, never the secret", async () => {
+    const u = await s.call("POST", "/api/v1/admin/users", { body: { username: "probe-target" } });
+    expect((await s.call("POST", "/api/v1/admin/credentials", { body: { user_id: u.body.id, kind: "pin", secret: "0815" } })).status).toBe(201);
+    const lines: string[] = [];
+    const err = process.stderr.write.bind(process.stderr);
+    (process.stderr as any).write = (chunk: any) => (lines.push(String(chunk)), true);
+    setLogLevel("warn");
+    let r;
+    try {
+      r = await s.call("POST", "/api/v1/admin/credentials", { body: { user_id: u.body.id, kind: "pin", secret: "0815" } });
+    } finally {
+      setLogLevel("error");
+      (process.stderr as any).write = err;
+    }
+    expect([r.status, r.body.error.code, r.body.error.details]).toEqual([409, "conflict", { field: "secret" }]);
+    const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "credential create refused: the secret is already in use");
+    const [caller] = await s.db.sql`select id from credentials where secret_hash = ${hashSecret(s.adminToken)}`;
+    expect(line).toMatchObject({ level: "warn", actor: caller!.id, user_id: u.body.id, kind: "pin" });
+    expect(lines.join("")).not.toContain("0815");
+  }, 20_000);
 });

@@ -31,10 +31,10 @@ export function zoneActionRoutes(deps: Deps) {
     .use(adminAuth(sql))
     .post("/zones/:id/lock", ({ params, set, caller }) => act(caller, params.id, "lock", set), opts(
       "Lock every gate of a zone in one transaction",
-      "Every `normal` gate of the zone becomes `locked` (verifies answer `gate_locked`); `disabled` gates are left alone. One revision, one audit row per changed gate plus a `lock_zone` row on the zone.",
+      "Every `normal` gate of the zone becomes `locked` (verifies answer `gate_locked`), remembered as locked by the zone; gates already locked and `disabled` gates are left alone. One revision, one audit row per changed gate plus a `lock_zone` row on the zone.",
     ))
     .post("/zones/:id/unlock", ({ params, set, caller }) => act(caller, params.id, "unlock", set), opts(
       "Unlock every locked gate of a zone in one transaction",
-      "Every `locked` gate of the zone becomes `normal` — including one that was locked on its own before; `changed` names them. `disabled` gates are left alone.",
+      "Every gate the zone's lock locked becomes `normal` again; `changed` names them. A gate locked on its own — before the zone lock, or by a PATCH of its mode during it — stays locked, and `disabled` gates are left alone.",
     ));
 }
