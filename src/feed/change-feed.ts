@@ -188,7 +188,8 @@ export class ChangeFeed {
     let built;
     try {
       built = await buildIndexInWorker(this.url, {
-        nice: this.opts.buildNice, timeoutMs: this.opts.snapshotTimeoutMs, signal: this.abort.signal,
+        // At start nothing is served yet: the build may take the whole core.
+        nice: this.loaded ? this.opts.buildNice : 0, timeoutMs: this.opts.snapshotTimeoutMs, signal: this.abort.signal,
       });
     } catch (e) {
       this.journal = null;

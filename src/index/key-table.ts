@@ -24,9 +24,16 @@ export interface KeyTableParts {
   tombstones: number;
 }
 
+// The hash reads at most 24 characters — the first 8 and the last 16 — plus the length: ids are a
+// prefix and a unique (random or counting) tail, digests are random throughout.
 function hashOf(s: string): number {
-  let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  const n = s.length;
+  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+  if (n <= 24) for (let i = 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  else {
+    for (let i = 0; i < 8; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    for (let i = n - 16; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  }
   return (h ^ (h >>> 15)) | 0;
 }
 
@@ -151,7 +158,7 @@ export class KeyTable {
       for (let i = 0; i < 32; i++) {
         const hi = s.charCodeAt(2 * i), lo = s.charCodeAt(2 * i + 1);
         if (hi > 127 || lo > 127) return false;
-        if (((HEX[hi]! << 4) | HEX[lo]!) !== a[o + i] || HEX[hi]! < 0 || HEX[lo]! < 0) return false;
+        if (((HEX[hi]! << 4) | HEX[lo]!) !== a[o + i]) return false; // (a non-hex character makes it negative)
       }
       return true;
     }
@@ -172,20 +179,23 @@ export class KeyTable {
     return b.length === n && b.equals(a.subarray(o, o + n));
   }
 
-  private append(s: string, h: number): number {
+  private room(extraBytes: number): void {
     if (this.count >= this.off.length) {
       const cap = roomFor(this.count + 1 + (this.count >> 1));
       this.off = grown(this.off, cap);
       this.len = grown(this.len, cap);
       this.hash = grown(this.hash, cap);
     }
-    const packed = isHexDigest(s);
-    const max = packed ? 32 : s.length * 3;
-    if (this.bytes + max > this.arena.length) {
-      const next = Buffer.alloc(roomFor(this.bytes + max + (this.arena.length >> 1)));
+    if (this.bytes + extraBytes > this.arena.length) {
+      const next = Buffer.alloc(roomFor(this.bytes + extraBytes + (this.arena.length >> 1)));
       this.arena.copy(next, 0, 0, this.bytes);
       this.arena = next;
     }
+  }
+
+  private append(s: string, h: number): number {
+    const packed = isHexDigest(s);
+    this.room(packed ? 32 : s.length * 3);
     const e = this.count++;
     this.off[e] = this.bytes;
     this.hash[e] = h;

@@ -821,16 +821,7 @@ export class PermissionIndex {
   /** Writes a grant's columns (its lists are the caller's business); returns its number. */
   private putGrant(r: GrantRec): number {
     const g = this.grantIds.intern(r.id);
-    if (g >= this.grantFlags.length) {
-      const cap = roomFor(g + 1);
-      this.grantFlags = grown(this.grantFlags, cap);
-      this.grantSubject = grown(this.grantSubject, cap);
-      this.grantTarget = grown(this.grantTarget, cap);
-      this.grantSchedule = grown(this.grantSchedule, cap);
-      this.grantFrom = grown(this.grantFrom, cap);
-      this.grantUntil = grown(this.grantUntil, cap);
-    }
-    this.grantCount = Math.max(this.grantCount, g + 1);
+    this.roomForGrant(g);
     let flags = G_PRESENT | (r.effect === "deny" ? G_DENY : 0);
     let subject = -1;
     if (r.subjectUserId !== null) {
@@ -868,25 +859,12 @@ export class PermissionIndex {
   private putCredential(c: CredentialRec): void {
     if (c.pinHash || c.hostUserId) this.credentialRules.set(c.id, { pinHash: c.pinHash ?? null, hostUserId: c.hostUserId ?? null });
     const n = this.credIds.intern(c.id);
-    if (n >= this.credBits.length) {
-      const cap = roomFor(n + 1 + (n >> 2));
-      this.credBits = grown(this.credBits, cap);
-      this.credUser = grown(this.credUser, cap);
-      this.credExpires = grown(this.credExpires, cap);
-      this.credFrom = grown(this.credFrom, cap);
-      this.credHash = grown(this.credHash, cap, -1);
-    }
-    this.credBits[n] = credBits(c);
     this.credUser[n] = this.userIds.intern(c.userId);
-    this.ensureUsers();
+    this.roomForCredential(n);
+    this.credBits[n] = credBits(c);
     this.credExpires[n] = c.expiresAt;
     this.credFrom[n] = c.validFrom;
-    const e = this.digests.intern(c.secretHash);
-    if (e >= this.digestCred.length) this.digestCred = grown(this.digestCred, roomFor(e + 1 + (e >> 2)), -1);
-    const prev = this.digestCred[e]!;
-    if (prev >= 0 && prev !== n && this.credHash[prev] === e) this.credHash[prev] = -1; // the hash moved on
-    this.digestCred[e] = n;
-    this.credHash[n] = e;
+    this.mapDigest(n, this.digests.intern(c.secretHash));
   }
 
   private markSubject(g: number, groups: Set<string>): void {
@@ -921,47 +899,119 @@ export class PermissionIndex {
 
   // ---- the full build ----
 
+  private loadSmall(s: Pick<Snapshot, "zones" | "groups" | "gates" | "schedules">): void {
+    for (const z of s.zones) this.zones.set(z.id, z);
+    for (const g of s.groups) this.putGroup(g);
+    for (const g of s.gates) this.putGate(g);
+    for (const sc of s.schedules) this.putSchedule(sc);
+  }
+
   /** @internal Bulk loading for buildIndex: rows straight into columns, lists in one pass each. */
   static bulk(ix: PermissionIndex, s: Snapshot): void {
     ix.revision = s.revision;
     for (const u of s.users) ix.putUser(u);
-    for (const z of s.zones) ix.zones.set(z.id, z);
-    for (const g of s.groups) ix.putGroup(g);
-    for (const g of s.gates) ix.putGate(g);
-    for (const sc of s.schedules) ix.putSchedule(sc);
-    // Grants: columns first, then each subject's list in snapshot order.
-    const userOf = new Int32Array(s.grants.length), rowOf = new Int32Array(s.grants.length);
-    let nu = 0;
-    const byGroup = new Map<number, number[]>();
-    for (const r of s.grants) {
-      const g = ix.putGrant(r);
-      const f = ix.grantFlags[g]!;
-      if ((f & G_USER) !== 0) {
-        userOf[nu] = ix.grantSubject[g]!;
-        rowOf[nu++] = g;
-      } else if ((f & G_GROUP) !== 0) {
-        const k = ix.grantSubject[g]!;
-        let l = byGroup.get(k);
-        if (!l) byGroup.set(k, (l = []));
-        l.push(g);
-      }
-    }
-    // Memberships and credentials may name users with no row: intern them first.
-    const memberUser = new Int32Array(s.memberships.length), memberGroup = new Int32Array(s.memberships.length);
-    s.memberships.forEach(([g, u], i) => {
-      memberUser[i] = ix.userIds.intern(u);
-      memberGroup[i] = ix.groupNames.intern(g);
-    });
-    for (const c of s.credentials) ix.putCredential(c);
+    ix.loadSmall(s);
+    const c = new Collect();
+    for (const r of s.grants) c.grant(ix, ix.putGrant(r));
+    // Memberships and credentials may name users with no row: they are interned all the same.
+    for (const [g, u] of s.memberships) c.member(ix.userIds.intern(u), ix.groupNames.intern(g));
+    for (const cr of s.credentials) ix.putCredential(cr);
+    c.finish(ix);
+  }
+
+  /** @internal For Collect. */
+  static lists(ix: PermissionIndex, c: Collect): void {
     ix.ensureUsers();
     const owners = ix.userFlags.length;
-    ix.userOwn = ListPool.fromPairs(owners, userOf, rowOf, nu);
-    ix.userGroups = ListPool.fromPairs(owners, memberUser, memberGroup, s.memberships.length);
+    ix.userOwn = ListPool.fromPairs(owners, c.userOf, c.rowOf, c.nu);
+    ix.userGroups = ListPool.fromPairs(owners, c.memberUser, c.memberGroup, c.nm);
     const groups = roomFor(ix.groupNames.ids.length);
-    ix.groupOwn = ListPool.empty(groups, roomFor(s.grants.length - nu));
-    for (const [k, l] of byGroup) ix.groupOwn.set(k, l);
-    ix.closures = ListPool.empty(groups, roomFor((s.grants.length - nu) * 4));
+    let groupGrants = 0;
+    for (const l of c.byGroup.values()) groupGrants += l.length;
+    ix.groupOwn = ListPool.empty(groups, roomFor(groupGrants));
+    for (const [k, l] of c.byGroup) ix.groupOwn.set(k, l);
+    ix.closures = ListPool.empty(groups, roomFor(groupGrants * 4));
     for (const id of ix.groups.keys()) ix.compileClosure(id);
+  }
+
+  /** @internal */
+  static subjectOf(ix: PermissionIndex, g: number): [flags: number, subject: number] {
+    return [ix.grantFlags[g]!, ix.grantSubject[g]!];
+  }
+
+  private roomForGrant(g: number): void {
+    if (g >= this.grantFlags.length) {
+      const cap = roomFor(g + 1 + (g >> 2));
+      this.grantFlags = grown(this.grantFlags, cap);
+      this.grantSubject = grown(this.grantSubject, cap);
+      this.grantTarget = grown(this.grantTarget, cap);
+      this.grantSchedule = grown(this.grantSchedule, cap);
+      this.grantFrom = grown(this.grantFrom, cap);
+      this.grantUntil = grown(this.grantUntil, cap);
+    }
+    this.grantCount = Math.max(this.grantCount, g + 1);
+  }
+
+  private roomForCredential(n: number): void {
+    if (n >= this.credBits.length) {
+      const cap = roomFor(n + 1 + (n >> 2));
+      this.credBits = grown(this.credBits, cap);
+      this.credUser = grown(this.credUser, cap);
+      this.credExpires = grown(this.credExpires, cap);
+      this.credFrom = grown(this.credFrom, cap);
+      this.credHash = grown(this.credHash, cap, -1);
+    }
+    this.ensureUsers();
+  }
+
+  /** Points digest entry `e` at credential `n` (a hash taken from another credential moves). */
+  private mapDigest(n: number, e: number): void {
+    if (e >= this.digestCred.length) this.digestCred = grown(this.digestCred, roomFor(e + 1 + (e >> 2)), -1);
+    const prev = this.digestCred[e]!;
+    if (prev >= 0 && prev !== n && this.credHash[prev] === e) this.credHash[prev] = -1;
+    this.digestCred[e] = n;
+    this.credHash[n] = e;
+  }
+}
+
+
+/** Subject lists collected during a load, built in one pass each at the end. */
+class Collect {
+  userOf = new Int32Array(1024);
+  rowOf = new Int32Array(1024);
+  nu = 0;
+  memberUser = new Int32Array(1024);
+  memberGroup = new Int32Array(1024);
+  nm = 0;
+  byGroup = new Map<number, number[]>();
+
+  grant(ix: PermissionIndex, g: number): void {
+    const [f, subject] = PermissionIndex.subjectOf(ix, g);
+    if ((f & G_USER) !== 0) {
+      if (this.nu === this.userOf.length) {
+        this.userOf = grown(this.userOf, this.nu * 2);
+        this.rowOf = grown(this.rowOf, this.nu * 2);
+      }
+      this.userOf[this.nu] = subject;
+      this.rowOf[this.nu++] = g;
+    } else if ((f & G_GROUP) !== 0) {
+      let l = this.byGroup.get(subject);
+      if (!l) this.byGroup.set(subject, (l = []));
+      l.push(g);
+    }
+  }
+
+  member(u: number, g: number): void {
+    if (this.nm === this.memberUser.length) {
+      this.memberUser = grown(this.memberUser, this.nm * 2);
+      this.memberGroup = grown(this.memberGroup, this.nm * 2);
+    }
+    this.memberUser[this.nm] = u;
+    this.memberGroup[this.nm++] = g;
+  }
+
+  finish(ix: PermissionIndex): void {
+    PermissionIndex.lists(ix, this);
   }
 }
 
@@ -985,9 +1035,9 @@ function emptyParts(): IndexParts {
 }
 
 /** Sized for the snapshot up front, so the build does not copy columns as it grows. */
-function sizedParts(s: Snapshot): IndexParts {
+function sizedParts(n: { users: number; grants: number; credentials: number }): IndexParts {
   const p = emptyParts();
-  const users = roomFor(s.users.length + (s.users.length >> 4)), grants = roomFor(s.grants.length), creds = roomFor(s.credentials.length);
+  const users = roomFor(n.users + (n.users >> 4)), grants = roomFor(n.grants), creds = roomFor(n.credentials);
   p.users = {
     ids: KeyTable.create(users, 24).parts(), flags: new Uint8Array(users), from: new Float64Array(users), until: new Float64Array(users),
     names: TextColumn.empty(users, users * 16).parts(), count: 0,
@@ -1005,7 +1055,7 @@ function sizedParts(s: Snapshot): IndexParts {
 }
 
 function buildIndex(s: Snapshot): PermissionIndex {
-  const ix = new PermissionIndex(sizedParts(s));
+  const ix = new PermissionIndex(sizedParts({ users: s.users.length, grants: s.grants.length, credentials: s.credentials.length }));
   PermissionIndex.bulk(ix, s);
   return ix;
 }
