@@ -131,6 +131,8 @@ interface LagStats {
 
 interface Heap {
   gcMs: number;
+  /** The first forced collection after the start (with the start's garbage). */
+  firstGcMs?: number;
   heapSize: number;
   heapCapacity: number;
   extraMemorySize: number;
@@ -141,8 +143,11 @@ interface Heap {
 }
 async function heapOf(sv: Server, hasMetrics: boolean): Promise<Heap> {
   const before = hasMetrics ? (await metrics(sv.base))['bun_jsc_heap_bytes{kind="used"}'] ?? null : null;
-  const r = (await (await fetch(sv.probe + "/gc", { signal: AbortSignal.timeout(60_000) })).json()) as Omit<Heap, "metricsHeapBytes">;
-  return { ...r, metricsHeapBytes: before };
+  const gc = async () => (await (await fetch(sv.probe + "/gc", { signal: AbortSignal.timeout(60_000) })).json()) as Omit<Heap, "metricsHeapBytes">;
+  // The first collection also frees what the start left behind; the second is the steady state's.
+  const first = await gc();
+  const r = await gc();
+  return { ...r, firstGcMs: first.gcMs, metricsHeapBytes: before };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,9 +410,19 @@ async function main(): Promise<void> {
     const cpuNote = (a: Summary, b: Summary) => `per server CPU-s ${r2(a.rpsPerCpu / b.rpsPerCpu)}`;
     rows.push({
       key: "bare",
-      figure: "verify throughput ÷ bare Bun.serve (JSON parse + SHA-256 + Map.get + JSON), 1M credentials",
-      value: rps(T("1M").rps), baseline: rps(T("bare").rps), ratio: `${r2(T("1M").rps / T("bare").rps)} (${cpuNote(T("1M"), T("bare"))})`, target: "≥ 0.90",
-      verdict: T("1M").rps / T("bare").rps >= 0.9 ? "MET" : "NOT MET",
+      figure: "verify ÷ bare Bun.serve (JSON parse + SHA-256 + Map.get + JSON), per server CPU-second, events on, 1M credentials",
+      value: `${fmtInt(T("1M").rpsPerCpu)} req/CPU-s`, baseline: `${fmtInt(T("bare").rpsPerCpu)} req/CPU-s`,
+      ratio: `${r2(T("1M").rpsPerCpu / T("bare").rpsPerCpu)} (raw ${rps(T("1M").rps)} vs ${rps(T("bare").rps)}: ${r2(T("1M").rps / T("bare").rps)})`, target: "≥ 0.90",
+      verdict: T("1M").rpsPerCpu / T("bare").rpsPerCpu >= 0.9 ? "MET" : "NOT MET",
+    });
+    // Every verify is an access event: Postgres CPU while the 1M server runs flat out ÷ its events/s.
+    const pgUsPerEvent = (T("1M").pgCpuPct / 100 / T("1M").rps) * 1e6;
+    rows.push({
+      key: "pgevent",
+      figure: "Postgres CPU per stored access event (CPU of the scratch databases' backends ÷ events stored, 1M throughput rounds)",
+      value: `${pgUsPerEvent.toFixed(1)} µs`, baseline: "12.5 µs (2026-11-22: ~30 % of a core at 24k events/s)",
+      ratio: `${r2(pgUsPerEvent / 12.5)} (pg ${pctf(T("1M").pgCpuPct)} of a core at ${rps(T("1M").rps)})`, target: "≤ 0.5 (halve it)",
+      verdict: pgUsPerEvent <= 6.25 ? "MET" : "NOT MET",
     });
     rows.push({
       key: "scale",
@@ -482,6 +497,14 @@ async function main(): Promise<void> {
       value: fmtMs(p99("1M")), baseline: fmtMs(p99("bare")),
       ratio: `${r2(p99("1M") / p99("bare"))} (event-loop stalls max ${fmtMs(Math.max(...stalls["1M"]!.map((x) => x.max)))} vs ${fmtMs(Math.max(...stalls.bare!.map((x) => x.max)))})`, target: "≤ 2",
       verdict: p99("1M") / p99("bare") <= 2 ? "MET" : "NOT MET",
+    });
+    const stallMax = (k: string) => Math.max(...stalls[k]!.map((x) => x.max));
+    rows.push({
+      key: "stall",
+      figure: "max event-loop stall under the open-loop load (1 ms timer probe in the server), 1M ÷ bare",
+      value: fmtMs(stallMax("1M")), baseline: fmtMs(stallMax("bare")),
+      ratio: `${r2(stallMax("1M") / stallMax("bare"))} (stalls > 5 ms: ${stalls["1M"]!.reduce((n, x) => n + x.over5ms, 0)} vs ${stalls.bare!.reduce((n, x) => n + x.over5ms, 0)})`, target: "≤ 5 ms",
+      verdict: stallMax("1M") <= 5 ? "MET" : "NOT MET",
     });
     // The scrape itself: wall time on an idle server, against a /healthz round trip, and the
     // event-loop stall the probe sees meanwhile.
@@ -558,10 +581,10 @@ async function main(): Promise<void> {
     });
     rows.push({
       key: "prop99",
-      figure: "propagation p99 ÷ raw NOTIFY round trip p99",
+      figure: "propagation p99 (write sent → changed at every process), beside a raw NOTIFY round trip p99",
       value: fmtMs(prop.allMs.p99), baseline: fmtMs(prop.notifyMs.p99),
-      ratio: `${r2(prop.allMs.p99 / prop.notifyMs.p99)} (from the commit ack: p50 ${fmtMs(prop.fromAckMs.p50)}, p99 ${fmtMs(prop.fromAckMs.p99)})`, target: "≤ 2",
-      verdict: prop.allMs.p99 / prop.notifyMs.p99 <= 2 ? "MET" : "NOT MET",
+      ratio: `${r2(prop.allMs.p99 / prop.notifyMs.p99)} (from the commit ack: p50 ${fmtMs(prop.fromAckMs.p50)}, p99 ${fmtMs(prop.fromAckMs.p99)})`, target: "≤ 10 ms",
+      verdict: prop.allMs.p99 <= 10 ? "MET" : "NOT MET",
     });
     rows.push({
       key: "propw",
@@ -597,13 +620,21 @@ async function main(): Promise<void> {
     key: "cold",
     figure: `cold start, ${fmtInt(graph.credentials)} credentials, ${fmtInt(graph.users)} users, ${fmtInt(graph.gates)} gates, ${fmtInt(graph.grants)} grants: spawn → ready`,
     value: r1s(big.readyMs), baseline: `bare Map ${r1s(bare.readyMs)}`,
-    ratio: `snapshot load ${r1s(breakdown.loadSnapshotMs)} + index build ${r1s(breakdown.fromSnapshotMs)}`, target: "≤ 10 s", verdict: big.readyMs <= 10_000 ? "MET" : "NOT MET",
+    ratio: `in-process: snapshot load ${r1s(breakdown.loadSnapshotMs)} + index build ${r1s(breakdown.fromSnapshotMs)} (the service does both in a worker thread)`,
+    target: "≤ 4 s", verdict: big.readyMs <= 4_000 ? "MET" : "NOT MET",
   });
   rows.push({
     key: "heap",
-    figure: "heap bytes per credential (JSC heap after a full GC ÷ credentials; marginal: Δheap 1M−1k ÷ Δcredentials)",
-    value: `${fmtInt(perCred)} B (marginal ${fmtInt(marginal)} B)`, baseline: `bare Map ${fmtInt(barePerCred)} B`, ratio: r2(perCred / barePerCred), target: "≤ 300 B",
-    verdict: perCred <= 300 ? "MET" : "NOT MET",
+    figure: "memory per credential, all in: JSC heap incl. array buffers after a full GC ÷ credentials (marginal: Δ 1M−1k ÷ Δcredentials)",
+    value: `${fmtInt(perCred)} B (marginal ${fmtInt(marginal)} B)`, baseline: `bare Map ${fmtInt(barePerCred)} B`,
+    ratio: `${r2(perCred / barePerCred)} (of it in typed arrays: ${fmtInt(bigHeap.extraMemorySize / graph.credentials)} B; ${fmtInt(bigHeap.objectCount)} heap objects)`, target: "≤ 150 B",
+    verdict: perCred <= 150 ? "MET" : "NOT MET",
+  });
+  rows.push({
+    key: "gc",
+    figure: "forced full garbage collection (Bun.gc(true)) of the 1M server, idle",
+    value: fmtMs(bigHeap.gcMs), baseline: `bare Map ${fmtMs(bareHeap.gcMs)}`, ratio: r2(bigHeap.gcMs / bareHeap.gcMs), target: "≤ 10 ms",
+    verdict: bigHeap.gcMs <= 10 ? "MET" : "NOT MET",
   });
   await stopChild(big.s.proc, 60_000);
 
@@ -617,7 +648,7 @@ async function main(): Promise<void> {
     stealMaxPct: Math.max(...allCpu.flatMap((c) => c.cpu.cores.map((x) => x.stealPct))),
   };
   results.noise = noise;
-  const order = ["bare", "scale", "p99", "prop50", "prop99", "propw", "burst", "rebuild", "cold", "heap", "decide", "workers", "metrics", "scrape", "scrapeP99"];
+  const order = ["gc", "stall", "bare", "pgevent", "scale", "p99", "prop50", "prop99", "propw", "burst", "rebuild", "cold", "heap", "decide", "workers", "metrics", "scrape", "scrapeP99"];
   const sorted = order.flatMap((k) => rows.filter((r) => r.key === k));
   const text = [
     "",
