@@ -14,7 +14,7 @@ export function grown<T extends IntArray>(a: T, n: number, fill = 0): T {
 
 /** Capacity for `need` entries with headroom, so in-place updates seldom have to copy. */
 export function roomFor(need: number): number {
-  return Math.max(16, need + (need >> 3) + 1024);
+  return Math.max(16, need + (need >> 4) + 1024);
 }
 
 export interface ListPoolParts {
@@ -131,6 +131,15 @@ export class TextColumn {
 
   parts(): TextColumnParts {
     return { arena: this.arena, off: this.off, len: this.len, used: this.used };
+  }
+
+  /** Shrinks the arena to what is used plus headroom. */
+  trim(): void {
+    const size = roomFor(this.used);
+    if (size >= this.arena.length) return;
+    const next = Buffer.alloc(size);
+    this.arena.copy(next, 0, 0, this.used);
+    this.arena = next;
   }
 
   get(row: number): string {

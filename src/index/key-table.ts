@@ -46,9 +46,10 @@ function isHexDigest(s: string): boolean {
   return true;
 }
 
+/** Slots for `keys` keys at a load of at most 3/4 (linear probing stays short up to there). */
 function slotsFor(keys: number): number {
   let n = 16;
-  while (n < keys * 2) n *= 2;
+  while (n * 3 < keys * 4) n *= 2;
   return n;
 }
 
@@ -77,10 +78,11 @@ export class KeyTable {
     this.tombstones = p.tombstones;
   }
 
+  /** A table with room for `keys` keys of about `bytesPerKey` bytes (it grows beyond). */
   static create(keys: number, bytesPerKey: number): KeyTable {
-    const cap = roomFor(keys);
+    const cap = Math.max(16, keys);
     return new KeyTable({
-      arena: new Uint8Array(roomFor(keys * bytesPerKey)), off: new Uint32Array(cap), len: new Uint32Array(cap),
+      arena: new Uint8Array(cap * bytesPerKey + 1024), off: new Uint32Array(cap), len: new Uint32Array(cap),
       hash: new Int32Array(cap), slots: new Int32Array(slotsFor(cap)).fill(EMPTY), count: 0, bytes: 0, live: 0, tombstones: 0,
     });
   }
@@ -120,7 +122,7 @@ export class KeyTable {
     const e = this.append(s, h);
     this.slots[free] = e;
     this.live++;
-    if ((this.live + this.tombstones) * 2 > this.slots.length) this.rehash();
+    if ((this.live + this.tombstones) * 4 > this.slots.length * 3) this.rehash();
     return e;
   }
 
@@ -138,6 +140,15 @@ export class KeyTable {
         return true;
       }
     }
+  }
+
+  /** Shrinks the arena to what is used plus headroom (after a build sized it by a guess). */
+  trim(): void {
+    const size = roomFor(this.bytes);
+    if (size >= this.arena.length) return;
+    const next = Buffer.alloc(size);
+    this.arena.copy(next, 0, 0, this.bytes);
+    this.arena = next;
   }
 
   key(e: number): string {

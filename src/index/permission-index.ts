@@ -917,6 +917,7 @@ export class PermissionIndex {
     for (const [g, u] of s.memberships) c.member(ix.userIds.intern(u), ix.groupNames.intern(g));
     for (const cr of s.credentials) ix.putCredential(cr);
     c.finish(ix);
+    for (const t of [ix.userIds, ix.grantIds, ix.credIds, ix.digests, ix.userNames]) t.trim();
   }
 
   /** @internal For Collect. */
@@ -1037,17 +1038,18 @@ function emptyParts(): IndexParts {
 /** Sized for the snapshot up front, so the build does not copy columns as it grows. */
 function sizedParts(n: { users: number; grants: number; credentials: number }): IndexParts {
   const p = emptyParts();
+  // Ids are up to ~32 bytes (the arenas are trimmed after the build); digests are packed to 32.
   const users = roomFor(n.users + (n.users >> 4)), grants = roomFor(n.grants), creds = roomFor(n.credentials);
   p.users = {
-    ids: KeyTable.create(users, 24).parts(), flags: new Uint8Array(users), from: new Float64Array(users), until: new Float64Array(users),
+    ids: KeyTable.create(users, 32).parts(), flags: new Uint8Array(users), from: new Float64Array(users), until: new Float64Array(users),
     names: TextColumn.empty(users, users * 16).parts(), count: 0,
   };
   p.grants = {
-    ids: KeyTable.create(grants, 24).parts(), flags: new Uint8Array(grants), subject: new Int32Array(grants), target: new Int32Array(grants),
+    ids: KeyTable.create(grants, 32).parts(), flags: new Uint8Array(grants), subject: new Int32Array(grants), target: new Int32Array(grants),
     schedule: new Int32Array(grants), from: new Float64Array(grants), until: new Float64Array(grants), count: 0,
   };
   p.credentials = {
-    ids: KeyTable.create(creds, 24).parts(), bits: new Uint8Array(creds), user: new Int32Array(creds), expires: new Float64Array(creds),
+    ids: KeyTable.create(creds, 32).parts(), bits: new Uint8Array(creds), user: new Int32Array(creds), expires: new Float64Array(creds),
     from: new Float64Array(creds), hash: new Int32Array(creds).fill(-1), digests: KeyTable.create(creds, 32).parts(),
     digestCred: new Int32Array(creds).fill(-1),
   };
