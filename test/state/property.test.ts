@@ -10,7 +10,7 @@ import { gate, type Person, type Site, startSite, zone } from "./helpers";
 let site: Site;
 beforeAll(async () => {
   site = await startSite();
-});
+}, 30_000);
 afterAll(() => site.stop());
 
 test("presence rebuilt from the events equals the shared state after random passes through random nodes", async () => {

@@ -1,12 +1,15 @@
 // Each rule with memory, across two instances on one database sharing the real Redis (a key
 // prefix of this run's own): enter through one instance, leave through the other.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { gate, type Site, startSite, zone } from "./helpers";
+
+// Each test makes its site through the admin API: seconds on a busy machine.
+setDefaultTimeout(20_000);
 
 let site: Site;
 beforeAll(async () => {
   site = await startSite();
-});
+}, 30_000);
 afterAll(() => site.stop());
 
 describe("rules with memory across two instances", () => {
@@ -167,5 +170,58 @@ describe("rules with memory across two instances", () => {
       allow: false, reason: "anti_passback",
       stateful: { rules: { zone_id: z, direction: "in", anti_passback: "hard", state_failure: "closed" }, store: "redis", outcome: "anti_passback", inside: { gate_id: "EXPL_IN" } },
     });
+  });
+});
+
+describe("admin fields of the rules with memory", () => {
+  const post = (path: string, body: unknown) => site.a.call("POST", path, { body });
+  const patch = (path: string, body: unknown) => site.a.call("PATCH", path, { body });
+
+  test("zones: enclosing zones cannot form a cycle; first-in needs group and schedule; resets are durations", async () => {
+    const outer = (await post("/api/v1/admin/zones", { name: "v-outer" })).body.id;
+    const inner = (await post("/api/v1/admin/zones", { name: "v-inner", parent_id: outer })).body.id;
+    const cycle = await patch(`/api/v1/admin/zones/${outer}`, { parent_id: inner });
+    expect(cycle.status).toBe(400);
+    expect(cycle.body.error.details.field).toBe("parent_id");
+    expect((await patch(`/api/v1/admin/zones/${outer}`, { parent_id: outer })).status).toBe(400);
+    const g = (await post("/api/v1/admin/groups", { name: "v-sup" })).body.id;
+    const half = await patch(`/api/v1/admin/zones/${inner}`, { supervisor_group_id: g });
+    expect(half.status).toBe(400);
+    expect(half.body.error.details.field).toBe("supervisor_schedule_id");
+    for (const bad of ["12", "12 h", "0s", "400d", "-1h"]) {
+      const r = await patch(`/api/v1/admin/zones/${inner}`, { anti_passback_reset: bad });
+      expect([r.status, r.body.error.details.field]).toEqual([400, "anti_passback_reset"]);
+    }
+    const ok = await patch(`/api/v1/admin/zones/${inner}`, { anti_passback: "hard", anti_passback_reset: "90m", max_occupancy: 12 });
+    expect(ok.body).toMatchObject({ anti_passback: "hard", anti_passback_reset: "90m", max_occupancy: 12, state_failure: "closed", parent_id: outer });
+    expect((await patch(`/api/v1/admin/zones/${inner}`, { anti_passback: "sometimes" })).status).toBe(400);
+    expect((await patch(`/api/v1/admin/zones/${inner}`, { max_occupancy: 0 })).status).toBe(400);
+    // A supervisor group in use cannot be deleted from under its zone.
+    const s = (await post("/api/v1/admin/schedules", { name: "v-sched", timezone: "UTC", windows: [] })).body.id;
+    expect((await patch(`/api/v1/admin/zones/${inner}`, { supervisor_group_id: g, supervisor_schedule_id: s })).status).toBe(200);
+    expect((await site.a.call("DELETE", `/api/v1/admin/groups/${g}`)).status).toBe(409);
+    const [audit] = await site.cluster.db.sql`select after from audit_log where entity = 'zone' and entity_id = ${inner} and action = 'update' order by id desc limit 1`;
+    expect(audit!.after).toMatchObject({ supervisor_group_id: g, supervisor_schedule_id: s });
+  });
+
+  test("gates and credentials: directions, windows and PINs are validated; a PIN is never answered or audited", async () => {
+    const z = (await post("/api/v1/admin/zones", { name: "v-zone" })).body.id;
+    expect((await post("/api/v1/admin/gates", { id: "V_G", name: "v", zone_id: z, direction: "sideways" })).status).toBe(400);
+    expect((await post("/api/v1/admin/gates", { id: "V_G", name: "v", zone_id: z, two_person_window_ms: 10 })).status).toBe(400);
+    const g = await post("/api/v1/admin/gates", { id: "V_G", name: "v", zone_id: z, direction: "out", two_person_window_ms: 3000, requires_pin: true });
+    expect(g.body).toMatchObject({ direction: "out", two_person_window_ms: 3000, requires_pin: true, requires_escort: false, escort_window_s: 60 });
+    const u = (await post("/api/v1/admin/users", { username: "v-user" })).body.id;
+    for (const pin of ["123", "123456789", "12a4", " 1234"]) {
+      expect((await post("/api/v1/admin/credentials", { user_id: u, kind: "card", pin })).status).toBe(400);
+    }
+    const c = await post("/api/v1/admin/credentials", { user_id: u, kind: "card", pin: "13579" });
+    expect(c.body.has_pin).toBe(true);
+    expect(JSON.stringify(c.body)).not.toContain("13579");
+    const cleared = await patch(`/api/v1/admin/credentials/${c.body.id}`, { pin: null });
+    expect(cleared.body.has_pin).toBe(false);
+    const rows = await site.cluster.db.sql`select after::text as a, before::text as b from audit_log where entity_id = ${c.body.id}`;
+    expect(rows.length).toBe(2);
+    for (const r of rows) expect(`${r.a}${r.b}`).not.toMatch(/13579|hs256|pin_hash/);
+    expect((await post("/api/v1/admin/credentials", { user_id: u, kind: "card", host_user_id: u, expires_at: new Date(Date.now() + 60_000).toISOString() })).status).toBe(400);
   });
 });
