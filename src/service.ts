@@ -68,7 +68,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const loginThrottle = createLoginThrottle(limits.login, (limit) => metrics.rateLimited(limit));
   // Rules with memory: Redis when configured, else this process's memory if no other process on
   // the database keeps it (src/state/state-service.ts).
-  const state = await StateService.start(config, sql, feed, opts.statePrimary);
+  const state = await StateService.start(config, sql, feed, { databaseUrl: opts.databaseUrl, primary: opts.statePrimary });
   const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, state, verify: createVerify({ feed, events, limits, metrics, state }) };
   const app = createApp(deps);
   if (opts.listen) {

@@ -12,7 +12,7 @@
 //    state_failure (open: without the rule, flagged; closed: state_unavailable). No process ever
 //    decides from a state of its own that the others do not see.
 import type { Config } from "../config";
-import type { Sql } from "../db/client";
+import { createSql, type Sql } from "../db/client";
 import type { EventExtra } from "../events/event-writer";
 import type { PermissionIndex } from "../index/permission-index";
 import type { CredentialRec, Decision, Reason } from "../index/types";
@@ -20,7 +20,7 @@ import { log } from "../log";
 import { checkPin } from "./pin";
 import { type Plan, type Reply, KEY } from "./plan";
 import { presenceFromEvents } from "./rebuild";
-import { type GateRules, isMember, localDate } from "./rules";
+import { anyStatefulGate, type GateRules, isMember, localDate } from "./rules";
 import { NoState, type StateStore, StateUnavailable } from "./store";
 import { LocalState } from "./store-local";
 import { IpcState } from "./store-ipc";
@@ -30,6 +30,13 @@ import { RedisState } from "./store-redis";
 export type IpcParent = ConstructorParameters<typeof IpcState>[0];
 
 const LOCAL_LOCK_KEY = 0x70636c53; // "pclS"
+const LOCK_CHECK_MS = 2000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)))])
+    .finally(() => clearTimeout(timer));
+}
 const DAY = 86_400_000;
 
 export interface StatefulResult {
@@ -43,7 +50,8 @@ type Source = { current: PermissionIndex };
 
 export class StateService {
   private rebuilding: Promise<void> | null = null;
-  private lockConn: { release(): void; unsafe: Sql["unsafe"] } | null = null;
+  private lockSql: Sql | null = null;
+  private tending = false;
   private lockTimer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
   /** Decisions made without their rule because the store was unavailable, by failure mode. */
@@ -54,68 +62,68 @@ export class StateService {
     private readonly sql: Sql,
     private readonly feed: Source,
     public store: StateStore,
+    private readonly databaseUrl?: string,
   ) {}
 
   /** Picks the store (see the header) and builds its state when it is empty. */
-  static async start(config: Readonly<Config>, sql: Sql, feed: Source, primary?: IpcParent): Promise<StateService> {
+  static async start(config: Readonly<Config>, sql: Sql, feed: Source, opts: { databaseUrl?: string; primary?: IpcParent } = {}): Promise<StateService> {
+    const { databaseUrl, primary } = opts;
     if (config.redisUrl) {
       const store = RedisState.fromConfig(config);
       const s = new StateService(config, sql, feed, store);
-      if (await store.ready(2000)) await s.ensureBuilt();
-      else log.warn("rules with memory: Redis not reachable at start; each zone's state_failure decides until it is");
+      // A start waits for Redis (and a rebuild) only when some gate already has a rule with memory.
+      if (anyStatefulGate(feed.current)) {
+        if (await store.ready(2000)) await s.ensureBuilt();
+        else log.warn("rules with memory: Redis not reachable at start; each zone's state_failure decides until it is");
+      }
       // After a reconnect the Redis may be a new, empty one: check, and rebuild from the events.
       store.link.client.on("ready", () => void s.ensureBuilt());
       return s;
     }
     if (primary) return new StateService(config, sql, feed, new IpcState(primary, config.stateRedisTimeoutMs));
-    const s = new StateService(config, sql, feed, new NoState("no REDIS_URL, and another process keeps the state"));
-    await s.claimLocal();
-    if (s.store.kind !== "local") {
-      s.lockTimer = setInterval(() => void s.claimLocal(), 5000);
-      s.lockTimer.unref?.();
-    }
+    const s = new StateService(config, sql, feed, new NoState("no REDIS_URL, and another process keeps the state"), databaseUrl);
+    // The lock lives on a connection of its own: it never takes one of the service's, and a
+    // connection that hangs (Postgres cut off) holds up nothing but the lock's own checks.
+    s.lockSql = createSql(databaseUrl!, { max: 1, applicationName: "portcullis-state-lock" });
+    // Claimed before the first verify when some gate already has a rule with memory; else meanwhile.
+    if (anyStatefulGate(feed.current)) await s.tend();
+    else void s.tend();
+    s.lockTimer = setInterval(() => void s.tend(), LOCK_CHECK_MS);
+    s.lockTimer.unref?.();
     return s;
   }
 
-  /** No REDIS_URL: keep the state here if no other process on this database does (advisory lock). */
-  private async claimLocal(): Promise<void> {
-    if (this.stopped || this.store.kind === "local") return;
+  /**
+   * No REDIS_URL: keep the state here only while this process holds the advisory lock. Every few
+   * seconds (never two at once, each bounded): try to take it (re-taking it is a no-op for its
+   * holder, and takes it back after the connection was recycled); not held → no state here.
+   */
+  private async tend(): Promise<void> {
+    if (this.stopped || this.tending || !this.lockSql) return;
+    this.tending = true;
     try {
-      const conn = await this.sql.reserve();
-      const [r] = await conn`select pg_try_advisory_lock(${LOCAL_LOCK_KEY}) as ok`;
-      if (!r!.ok) {
-        conn.release();
-        return;
-      }
-      this.lockConn = conn as any;
-      const local = new LocalState();
-      await local.replace(await presenceFromEvents(this.sql, this.feed.current));
-      this.store = local;
-      log.info("rules with memory: state kept in this process (no REDIS_URL); other processes on this database decide by state_failure");
-      if (this.lockTimer) clearInterval(this.lockTimer);
-      // The lock lives as long as its connection: check it, and give the state up when it is gone.
-      this.lockTimer = setInterval(() => void this.checkLock(), 2000);
-      this.lockTimer.unref?.();
+      const [r] = await withTimeout(this.lockSql`select pg_try_advisory_lock(${LOCAL_LOCK_KEY}) as ok`, LOCK_CHECK_MS, "the state lock check");
+      if (r!.ok && this.store.kind !== "local") {
+        const local = new LocalState();
+        await local.replace(await withTimeout(presenceFromEvents(this.sql, this.feed.current), 60_000, "the presence rebuild"));
+        if (this.stopped) return;
+        this.store = local;
+        log.info("rules with memory: state kept in this process (no REDIS_URL); other processes on this database decide by state_failure");
+      } else if (!r!.ok && this.store.kind === "local") this.giveUp("another process holds the state lock");
     } catch (e) {
-      log.warn("rules with memory: could not claim the in-process state", { error: String(e) });
+      if (this.store.kind === "local") this.giveUp(String((e as Error)?.message ?? e));
+    } finally {
+      this.tending = false;
     }
   }
 
-  private async checkLock(): Promise<void> {
-    try {
-      await Promise.race([this.lockConn!.unsafe("select 1"), Bun.sleep(2000).then(() => Promise.reject(new Error("timeout")))]);
-    } catch {
-      log.warn("rules with memory: lost the connection holding the state lock; stateful gates decide by state_failure until it is claimed again");
-      (this.store as LocalState).reset?.();
-      this.store = new NoState("the state lock was lost");
-      try {
-        this.lockConn?.release();
-      } catch {}
-      this.lockConn = null;
-      if (this.lockTimer) clearInterval(this.lockTimer);
-      this.lockTimer = setInterval(() => void this.claimLocal(), 5000);
-      this.lockTimer.unref?.();
-    }
+  private giveUp(why: string): void {
+    log.warn("rules with memory: lost the state lock; stateful gates decide by state_failure until it is claimed again", { why });
+    (this.store as LocalState).reset();
+    this.store = new NoState("the state lock was lost");
+    // Drop the connection (and with it the lock, should it still hold it): the next claim starts clean.
+    void this.lockSql?.end({ timeout: 1 }).catch(() => {});
+    this.lockSql = createSql(this.databaseUrl!, { max: 1, applicationName: "portcullis-state-lock" });
   }
 
   /** Rebuilds presence from the events when the store is empty (Redis restarted); one process at a time. */
@@ -299,12 +307,8 @@ export class StateService {
     this.stopped = true;
     if (this.lockTimer) clearInterval(this.lockTimer);
     await this.rebuilding?.catch(() => {});
-    try {
-      if (this.lockConn) {
-        await this.lockConn.unsafe(`select pg_advisory_unlock(${LOCAL_LOCK_KEY})`).catch(() => {});
-        this.lockConn.release();
-      }
-    } catch {}
+    // Ending the lock's connection releases the lock (bounded: Postgres may be gone).
+    await this.lockSql?.end({ timeout: 1 }).catch(() => {});
     await this.store.close();
   }
 }
