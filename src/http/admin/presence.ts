@@ -1,70 +1,10 @@
 // Who is inside: the muster list of a zone, live occupancy of every zone, and anti-passback
-// forgiveness for one user. Read from the rules' shared state (src/state/), named from the index.
+// forgiveness for one user (the service: src/state/presence.ts).
 import { Elysia, t } from "elysia";
-import { type Actor, write } from "../../admin/tx";
 import type { Deps } from "../../deps";
-import { ApiError, notFound } from "../../errors";
-import { StateUnavailable } from "../../state/store";
-import { authenticate } from "../auth";
+import { presenceService } from "../../state/presence";
+import { adminAuth } from "./auth";
 import { ErrorBody } from "../schemas";
-
-const unavailable = (e: unknown) =>
-  e instanceof StateUnavailable ? new ApiError("unavailable", `shared state unavailable: ${e.why}`, { store: "unavailable" }, 1) : e;
-
-export function presenceService(deps: Pick<Deps, "feed" | "state" | "sql">) {
-  const { feed, state, sql } = deps;
-
-  async function muster(zoneId: string) {
-    const ix = feed.current;
-    const zone = ix.zones.get(zoneId);
-    if (!zone) throw notFound("zone");
-    const present = await state.store.presence(zoneId).catch((e) => Promise.reject(unavailable(e)));
-    present.sort((a, b) => a.since - b.since || a.userId.localeCompare(b.userId));
-    return {
-      zone_id: zone.id,
-      name: zone.name,
-      count: present.length,
-      max_occupancy: zone.maxOccupancy || null,
-      at: new Date().toISOString(),
-      items: present.map((p) => ({
-        user_id: p.userId,
-        username: ix.users.get(p.userId)?.username ?? null,
-        since: new Date(p.since).toISOString(),
-        gate_id: p.gateId,
-        gate_name: ix.gates.get(p.gateId)?.name ?? null,
-      })),
-    };
-  }
-
-  async function occupancy() {
-    const ix = feed.current;
-    const zones = [...ix.zones.values()].sort((a, b) => a.name.localeCompare(b.name));
-    const counts = await state.store.occupancy(zones.map((z) => z.id)).catch((e) => Promise.reject(unavailable(e)));
-    return {
-      store: state.store.kind,
-      at: new Date().toISOString(),
-      items: zones.map((z, i) => ({
-        zone_id: z.id, name: z.name, parent_id: z.parentId ?? null, count: counts[i]!, max_occupancy: z.maxOccupancy || null,
-        anti_passback: z.antiPassback ?? "off",
-      })),
-    };
-  }
-
-  /** Clears the user's presence and exit state in the zone; audited (the rebuild replays it). */
-  async function forgive(actor: Actor, zoneId: string, userId: string) {
-    const ix = feed.current;
-    if (!ix.zones.has(zoneId)) throw notFound("zone");
-    if (!ix.users.has(userId)) throw notFound("user");
-    return write(sql, actor, async (_tx, audit) => {
-      await state.store.forgive(zoneId, userId).catch((e) => Promise.reject(unavailable(e)));
-      const after = { zone_id: zoneId, user_id: userId };
-      audit({ action: "forgive_presence", entity: "zone", entityId: zoneId, before: null, after });
-      return after;
-    });
-  }
-
-  return { muster, occupancy, forgive };
-}
 
 const Muster = t.Object({
   zone_id: t.String(),
@@ -95,7 +35,7 @@ export function adminPresenceRoutes(deps: Deps) {
   const svc = presenceService(deps);
   const Id = t.String({ minLength: 1, maxLength: 64 });
   return new Elysia({ name: "admin-presence", prefix: "/api/v1/admin", detail: { tags: ["admin"], security: [{ bearer: [] }] } })
-    .derive(async ({ headers }) => ({ caller: await authenticate(sql, headers.authorization, "admin") }))
+    .use(adminAuth(sql))
     .get("/zones/:id/presence", ({ params }) => svc.muster(params.id), {
       params: t.Object({ id: Id }),
       response: { 200: Muster, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
