@@ -3,15 +3,9 @@
 // the URL would end up in logs). Reconnects with Last-Event-ID, so a dropped connection loses
 // nothing: the service replays what this client missed.
 
-export interface AccessEvent {
-  id: string;
-  at: string;
-  gate_id: string;
-  user_id: string | null;
-  allow: boolean;
-  reason: string;
-  revision: number;
-}
+import type { AccessFrame, LiveEvent } from "../wire";
+
+const ACCESS: AccessFrame["event"] = "access";
 
 export type StreamStatus = "connecting" | "live" | "reconnecting" | "stopped";
 
@@ -26,7 +20,7 @@ export class EventStream {
 
   constructor(
     private readonly token: () => string | null,
-    private readonly onEvent: (e: AccessEvent) => void,
+    private readonly onEvent: (e: LiveEvent) => void,
     private readonly onStatus: (s: StreamStatus, detail?: string) => void,
     private readonly onUnauthorized: () => void,
   ) {}
@@ -102,9 +96,9 @@ export class EventStream {
         if (line === "") {
           // Dispatch.
           if (id !== null) this.lastId = id;
-          if (data.length && event === "access") {
+          if (data.length && event === ACCESS) {
             try {
-              this.onEvent(JSON.parse(data.join("\n")) as AccessEvent);
+              this.onEvent(JSON.parse(data.join("\n")) as LiveEvent);
             } catch {
               // a malformed frame is skipped
             }

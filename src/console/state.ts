@@ -1,7 +1,8 @@
 // What the whole console shares while signed in: the session, the live event stream (one
 // connection, kept across pages so switching pages loses no events) and its recent events.
 import { api, loadSession, saveSession, type Session } from "./api";
-import { type AccessEvent, EventStream, type StreamStatus } from "./sse";
+import type { LiveEvent } from "../wire";
+import { EventStream, type StreamStatus } from "./sse";
 
 export const RECENT_MAX = 300;
 
@@ -9,10 +10,10 @@ type Listener<T> = (v: T) => void;
 
 class Hub {
   session: Session | null = loadSession();
-  recent: AccessEvent[] = []; // newest first
+  recent: LiveEvent[] = []; // newest first
   streamStatus: StreamStatus = "stopped";
   private stream: EventStream | null = null;
-  private eventListeners = new Set<Listener<AccessEvent>>();
+  private eventListeners = new Set<Listener<LiveEvent>>();
   private statusListeners = new Set<Listener<StreamStatus>>();
   onSignedOut: (message?: string) => void = () => {};
 
@@ -63,7 +64,7 @@ class Hub {
     this.stream.start();
   }
 
-  onEvent(l: Listener<AccessEvent>): () => void {
+  onEvent(l: Listener<LiveEvent>): () => void {
     this.eventListeners.add(l);
     return () => this.eventListeners.delete(l);
   }

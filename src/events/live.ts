@@ -5,17 +5,9 @@
 // back to back while batches come full, so a burst never outruns it — and a look-back over the
 // last seconds' ids catches events that another process shipped a little late.
 import type { Sql } from "../db/client";
+import type { LiveEvent } from "../wire";
 import { log } from "../log";
 
-export interface LiveEvent {
-  id: string;
-  at: string;
-  gate_id: string;
-  user_id: string | null;
-  allow: boolean;
-  reason: string;
-  revision: number;
-}
 
 export interface LiveFilter {
   gateId?: string;

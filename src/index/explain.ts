@@ -2,33 +2,8 @@
 // user for this gate (directly or through which group path, on the gate or its zone), and why it
 // counted or was ruled out. Pure, like the rest of the index; it must agree with decide().
 import type { PermissionIndex } from "./permission-index";
+import type { Explanation, GrantExplanation } from "../wire";
 import type { CredentialRec, GrantRec, Reason } from "./types";
-
-export interface GrantExplanation {
-  id: string;
-  effect: "allow" | "deny";
-  subject: { user_id: string } | { group_id: string; group_path: string[] };
-  target: { gate_id: string } | { zone_id: string };
-  valid_from: string | null;
-  valid_until: string | null;
-  in_validity: boolean;
-  schedule: null | { id: string; name: string; timezone: string; local_time: string; open: boolean; window: unknown };
-  outcome: "allows" | "denies" | "ruled_out";
-  why: string;
-}
-
-export interface Explanation {
-  allow: boolean;
-  reason: Reason;
-  at: string;
-  gate_id: string;
-  user_id?: string;
-  credential?: { id: string; kind: string; revoked: boolean; expires_at: string | null; valid_from: string | null };
-  user?: { id: string; username: string; active: boolean; valid_from: string | null; valid_until: string | null };
-  gate?: { id: string; name: string; mode: string; zone_id: string | null };
-  groups: Array<{ id: string; name: string; path: string[] }>;
-  grants: GrantExplanation[];
-}
 
 const time = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null);
 

@@ -3,32 +3,8 @@
 import { api, nameText, rememberName } from "../api";
 import { fill, fmtTime, fromLocalInput, h, localInputValue, uid } from "../dom";
 import type { Route } from "../main";
+import type { ExplainAnswer as Explanation } from "../../wire";
 import { badge, decisionBadge, field, Form, input, picker, section, table } from "../ui";
-
-interface Explanation {
-  allow: boolean;
-  reason: string;
-  at: string;
-  gate_id: string;
-  user_id?: string;
-  credential?: { id: string; kind: string; revoked: boolean; expires_at: string | null; valid_from: string | null };
-  user?: { id: string; username: string; active: boolean; valid_from: string | null; valid_until: string | null };
-  gate?: { id: string; name: string; mode: string; zone_id: string | null };
-  groups: Array<{ id: string; name: string; path: string[] }>;
-  grants: Array<{
-    id: string;
-    effect: "allow" | "deny";
-    subject: { user_id: string } | { group_id: string; group_path: string[] };
-    target: { gate_id: string } | { zone_id: string };
-    valid_from: string | null;
-    valid_until: string | null;
-    in_validity: boolean;
-    schedule: null | { id: string; name: string; timezone: string; local_time: string; open: boolean };
-    outcome: "allows" | "denies" | "ruled_out";
-    why: string;
-  }>;
-  revision: number;
-}
 
 const SENTENCE: Record<string, string> = {
   granted: "Allowed: a grant allows it now and no deny applies.",

@@ -4,7 +4,7 @@
 import { api, ApiFailure, nameText } from "../api";
 import { fill, fmtTime, h, svg } from "../dom";
 import type { Route } from "../main";
-import type { AccessEvent } from "../sse";
+import type { LiveEvent } from "../../wire";
 import { hub } from "../state";
 import { decisionBadge, humanMessage, modeBadge, section, table } from "../ui";
 
@@ -96,11 +96,11 @@ export function livePage(main: HTMLElement, _r: Route): () => void {
   let paused = false;
   let missed = 0;
 
-  const matches = (e: AccessEvent) => {
+  const matches = (e: LiveEvent) => {
     const g = gateFilter.value.trim().toLowerCase();
     return (!g || e.gate_id.toLowerCase().startsWith(g)) && (!denyOnly.checked || !e.allow);
   };
-  const row = (e: AccessEvent, fresh: boolean) => {
+  const row = (e: LiveEvent, fresh: boolean) => {
     const at = e.at;
     const explain = `#/explain?${new URLSearchParams({ ...(e.user_id ? { user: e.user_id } : {}), gate: e.gate_id, at }).toString()}`;
     return h("tr", { class: fresh ? "fresh" : "", dataset: { id: e.id, reason: e.reason } },
@@ -118,7 +118,7 @@ export function livePage(main: HTMLElement, _r: Route): () => void {
   };
   // Rows are added in batches (a few a second), so a busy site costs the browser one small DOM
   // update per batch, not one per event; only the newest ROWS_MAX are ever drawn.
-  let pending: AccessEvent[] = [];
+  let pending: LiveEvent[] = [];
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
   const flush = () => {
     flushTimer = null;
@@ -131,7 +131,7 @@ export function livePage(main: HTMLElement, _r: Route): () => void {
     tbody.prepend(frag);
     while (tbody.children.length > ROWS_MAX) tbody.lastElementChild!.remove();
   };
-  const onEvent = (e: AccessEvent) => {
+  const onEvent = (e: LiveEvent) => {
     if (paused) {
       missed++;
       pausedNote.textContent = `${missed} new while paused`;

@@ -4,7 +4,8 @@ import { listAudit } from "../../admin/audit";
 import { actorsOf, namesOf } from "../../admin/names";
 import { listEvents } from "../../events/events-query";
 import { ApiError, invalid } from "../../errors";
-import { type Explanation, explain } from "../../index/explain";
+import { explain } from "../../index/explain";
+import type { ExplainAnswer, Explanation } from "../../wire";
 import type { CredentialRec } from "../../index/types";
 import { rulesFor } from "../../state/rules";
 import { hashSecret } from "../../tokens";
@@ -48,7 +49,7 @@ export function adminInsightRoutes(deps: Deps) {
         credential = ix.credentialsByHash.get(hashSecret(body.token));
         if (!credential) return { ...explain(ix, {}, body.gate_id, at), revision: ix.revision };
       } else if (!ix.users.has(body.user_id!)) throw invalid("user_id", "no such user");
-      const out: Explanation & { stateful?: unknown } = explain(ix, credential ? { credential } : { userId: body.user_id }, body.gate_id, at);
+      const out: Omit<ExplainAnswer, "revision"> = explain(ix, credential ? { credential } : { userId: body.user_id }, body.gate_id, at);
       // The stateful part (rules with memory), against the shared state as it is now.
       const rules = rulesFor(ix, body.gate_id);
       if (rules !== undefined && out.user_id !== undefined) {

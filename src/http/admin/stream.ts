@@ -5,7 +5,8 @@
 // that stops reading is disconnected (it resumes with Last-Event-ID), so a stuck browser costs the
 // service nothing but that backlog — and a burst never cuts a client that keeps reading.
 import { Elysia, t } from "elysia";
-import { eventsAfter, type LiveEvent, type LiveFilter, uuidV7Time } from "../../events/live";
+import { eventsAfter, type LiveFilter, uuidV7Time } from "../../events/live";
+import type { AccessFrame, LiveEvent } from "../../wire";
 import { invalid } from "../../errors";
 import { log } from "../../log";
 import { adminAuth } from "./auth";
@@ -18,7 +19,8 @@ const KEEPALIVE_TICKS = 15;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
 
-const frame = (e: LiveEvent) => `id: ${e.id}\nevent: access\ndata: ${JSON.stringify(e)}\n\n`;
+/** One SSE frame (wire.ts AccessFrame). */
+const frame = (e: LiveEvent) => `id: ${e.id}\nevent: ${"access" satisfies AccessFrame["event"]}\ndata: ${JSON.stringify(e)}\n\n`;
 
 export function adminStreamRoutes(deps: Deps) {
   const { sql, events } = deps;
