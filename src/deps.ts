@@ -3,7 +3,7 @@ import type { Sql } from "./db/client";
 import type { Metrics } from "./metrics";
 import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
-import type { RateLimits } from "./ratelimit/limiter";
+import type { RateLimits } from "./ratelimit/rate-limits";
 import type { LoginThrottle } from "./ratelimit/login-throttle";
 import type { StateService } from "./state/state-service";
 import type { Verify } from "./verify/verify";

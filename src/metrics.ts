@@ -17,7 +17,7 @@ import type { Sql } from "./db/client";
 import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
 import { REASONS, STATE_REASONS } from "./index/types";
-import type { RateLimits } from "./ratelimit/limiter";
+import type { RateLimits } from "./ratelimit/rate-limits";
 
 /** What the scrape-time gauges read: one service instance's parts. */
 export interface MetricSources {

@@ -13,7 +13,7 @@ import { listen } from "./listen";
 import { log } from "./log";
 import { createMetrics } from "./metrics";
 import { observeWrites } from "./admin/tx";
-import { createLimiters } from "./ratelimit/limiter";
+import { createLimiters } from "./ratelimit/rate-limits";
 import { createLoginThrottle } from "./ratelimit/login-throttle";
 import { RedisLink } from "./ratelimit/redis";
 import { type IpcParent, StateService } from "./state/state-service";

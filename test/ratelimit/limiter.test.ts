@@ -5,7 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type Redis from "ioredis";
 import { type Config, loadConfig } from "../../src/config";
-import { createLimiters, ExactLimiter, LocalLimiter, RateLimits, SyncedLimiter, type LimitResult } from "../../src/ratelimit/limiter";
+import { ExactLimiter } from "../../src/ratelimit/exact-limiter";
+import type { LimitResult } from "../../src/ratelimit/limiter";
+import { LocalLimiter } from "../../src/ratelimit/local-limiter";
+import { createLimiters, RateLimits } from "../../src/ratelimit/rate-limits";
+import { SyncedLimiter } from "../../src/ratelimit/synced-limiter";
 import { createLoginThrottle } from "../../src/ratelimit/login-throttle";
 import { RedisLink } from "../../src/ratelimit/redis";
 import { sleepUntil } from "../setup";
