@@ -14,6 +14,9 @@
 //      throughput: wrk -c BENCH_CONNECTIONS; each BENCH_ROUNDS times, alternating which route
 //      goes first; CPU of the server, Postgres and Redis from /proc;
 //   5. medians and stateful/stateless ratios; JSON in bench/results/.
+//   0. first, in this process (no HTTP): the decision alone, stateless (decide()) and stateful
+//      (decide() + the state step: one Lua call to the local Redis), one at a time, p50/p99 of
+//      BENCH_INPROC (20000) each, interleaved in blocks — the cost of the rule itself.
 //
 // Knobs: BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=50 BENCH_BODIES=2000 BENCH_ROUNDS=3
 //   BENCH_PG_URL, BENCH_REDIS_URL=redis://127.0.0.1:6379, BENCH_KEEP_DB=0.
@@ -21,7 +24,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
+import { loadConfig } from "../src/config";
 import { migrate } from "../src/db/migrate";
+import { loadSnapshot } from "../src/db/permissions";
+import { PermissionIndex } from "../src/index/permission-index";
+import { rulesFor } from "../src/state/rules";
+import { StateService } from "../src/state/state-service";
 import { hashSecret, newSecret } from "../src/tokens";
 import type { VerifyPair } from "./graph";
 import {
@@ -63,6 +71,50 @@ async function decisions(base: string): Promise<Record<string, number>> {
 const refusedSince = (a: Record<string, number>, b: Record<string, number>) =>
   Object.entries(b).reduce((n, [k, v]) => (k === "granted" ? n : n + v - (a[k] ?? 0)), 0);
 
+/** The decision with and without its state step, in this process, one at a time. */
+async function inProcess(sql: Parameters<typeof loadSnapshot>[0], cards: string[]) {
+  const ix = PermissionIndex.fromSnapshot(await loadSnapshot(sql));
+  const prefix = `pcl:bench:inproc:${process.pid}:`;
+  const config = loadConfig({ REDIS_URL, STATE_PREFIX: prefix, LOG_LEVEL: "warn", WORKERS: "1" });
+  const state = await StateService.start(config, sql, { current: ix });
+  await Bun.sleep(200); // connected and built
+  const n = Number(process.env.BENCH_INPROC || 20_000);
+  const hashes = cards.map(hashSecret);
+  const plain: number[] = [], stateful: number[] = [];
+  let refused = 0;
+  const block = 1000;
+  for (let done = 0; done < n; done += block) {
+    for (let i = 0; i < block; i++) {
+      const h = hashes[(done + i) % hashes.length]!;
+      const t0 = performance.now();
+      const d = ix.decide(h, "PLAIN", Date.now());
+      if (d.allow) rulesFor(ix, "PLAIN");
+      plain.push(performance.now() - t0);
+    }
+    for (let i = 0; i < block; i++) {
+      const k = done + i;
+      const h = hashes[Math.floor(k / 2) % hashes.length]!;
+      const gate = k % 2 === 0 ? "T_IN" : "T_OUT";
+      const t0 = performance.now();
+      const now = Date.now();
+      const d = ix.decide(h, gate, now);
+      const r = await state.decide(ix, d, rulesFor(ix, gate)!, undefined, now);
+      stateful.push(performance.now() - t0);
+      if (!r.decision.allow) refused++;
+    }
+  }
+  await state.stop();
+  const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const keys = await r.keys(`${prefix}*`);
+  if (keys.length) await r.del(...keys);
+  r.disconnect();
+  const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+  const out = { n, refused, plain: { p50Ms: q(plain, 0.5), p99Ms: q(plain, 0.99) }, stateful: { p50Ms: q(stateful, 0.5), p99Ms: q(stateful, 0.99) } };
+  say(`in-process, one decision at a time (${n} each): stateless p50 ${fmtMs(out.plain.p50Ms)} p99 ${fmtMs(out.plain.p99Ms)}; ` +
+    `stateful (one Lua call to the local Redis) p50 ${fmtMs(out.stateful.p50Ms)} p99 ${fmtMs(out.stateful.p99Ms)}; refused ${refused}`);
+  return out;
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const cores = availableParallelism();
@@ -89,6 +141,7 @@ async function main(): Promise<void> {
     await tx`insert into credentials (user_id, kind, secret_hash)
              select unnest(${users.map((u) => u.id)}::text[]), 'card', unnest(${cards.map(hashSecret)}::text[])`;
   });
+  const inproc = await inProcess(sql, cards);
   const pgPids = (await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`).map((r) => r.pid);
   await endSql(sql);
   const redisPids = await redisPid();
@@ -159,13 +212,14 @@ async function main(): Promise<void> {
       ["stateful (presence, anti-passback, occupancy)", fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtInt(s.rps1), fmtInt(s.rps), fmtInt(s.rpsPerCpu), pctf(s.pgRedisPct), pctf(s.otherPct), String(s.errors)],
       ["stateful ÷ stateless", (s.p50Ms / a.p50Ms).toFixed(2) + "×", (s.p99Ms / a.p99Ms).toFixed(2) + "×", (s.rps1 / a.rps1).toFixed(2), (s.rps / a.rps).toFixed(2), (s.rpsPerCpu / a.rpsPerCpu).toFixed(2), "", "", ""],
     ]));
-    say(`stateful p99 (c=1) ${fmtMs(s.p99Ms)}: target ≤ 1 ms with a local Redis ${s.p99Ms <= 1 ? "MET" : "NOT MET"}`);
+    say(`stateful p99 (c=1) ${fmtMs(s.p99Ms)}: target ≤ 1 ms with a local Redis ${s.p99Ms <= 1 ? "MET" : "NOT MET"}` +
+      ` (in-process decision with its state step: p99 ${fmtMs(inproc.stateful.p99Ms)} ${inproc.stateful.p99Ms <= 1 ? "MET" : "NOT MET"})`);
     mkdirSync(RESULTS_DIR, { recursive: true });
     const file = join(RESULTS_DIR, `stateful-${started.toISOString().replace(/[:.]/g, "-")}.json`);
     const strip = <T extends { raw: string }>(rs: T[]) => rs.map(({ raw, ...x }) => x);
     writeFileSync(file, JSON.stringify({
       bench: "stateful", started: started.toISOString(), machine: { cores, cpu: cpus()[0]?.model ?? null, bun: Bun.version, serverCore, wrkCore },
-      settings: { ...settings, pgUrl: undefined }, stateless: { ...a, latency: strip(lat.stateless), throughput: strip(tput.stateless) },
+      settings: { ...settings, pgUrl: undefined }, inProcess: inproc, stateless: { ...a, latency: strip(lat.stateless), throughput: strip(tput.stateless) },
       stateful: { ...s, latency: strip(lat.stateful), throughput: strip(tput.stateful) },
       ratio: { p50: s.p50Ms / a.p50Ms, p99: s.p99Ms / a.p99Ms, throughput: s.rps / a.rps, perServerCpu: s.rpsPerCpu / a.rpsPerCpu },
     }, null, 2) + "\n");

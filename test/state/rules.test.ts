@@ -1,7 +1,7 @@
 // Each rule with memory, across two instances on one database sharing the real Redis (a key
 // prefix of this run's own): enter through one instance, leave through the other.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { gate, type Site, startSite, zone } from "./helpers";
+import { gate, REDIS_URL, type Site, startSite, zone } from "./helpers";
 
 // Each test makes its site through the admin API: seconds on a busy machine.
 setDefaultTimeout(20_000);
@@ -153,6 +153,10 @@ describe("rules with memory across two instances", () => {
     expect(JSON.stringify(c)).not.toContain("hs256");
     const bad = await site.a.call("POST", "/api/v1/access/verify", { token: null, body: { gate_id: "PIN_DOOR", token: dee.card, pin: "12a4" } });
     expect(bad.status).toBe(400);
+    // An instance started now loads the PIN with its snapshot (not through the change feed).
+    const late = await site.cluster.add({ REDIS_URL, STATE_PREFIX: site.prefix });
+    expect((await site.verify(late, "PIN_DOOR", dee, "4711")).reason).toBe("granted");
+    expect((await site.verify(late, "PIN_DOOR", dee, "4712")).reason).toBe("wrong_pin");
   });
 
   test("plain gates never touch the state; explain shows the stateful part", async () => {
