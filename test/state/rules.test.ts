@@ -1,6 +1,7 @@
 // Each rule with memory, across two instances on one database sharing the real Redis (a key
 // prefix of this run's own): enter through one instance, leave through the other.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { sleepUntil } from "../setup";
 import { gate, REDIS_URL, type Site, startSite, zone } from "./helpers";
 
 // Each test makes its site through the admin API: seconds on a busy machine.
@@ -227,5 +228,40 @@ describe("admin fields of the rules with memory", () => {
     expect(rows.length).toBe(2);
     for (const r of rows) expect(`${r.a}${r.b}`).not.toMatch(/13579|hs256|pin_hash/);
     expect((await post("/api/v1/admin/credentials", { user_id: u, kind: "card", host_user_id: u, expires_at: new Date(Date.now() + 60_000).toISOString() })).status).toBe(400);
+  });
+});
+
+describe("over real HTTP (the native verify route)", () => {
+  test("pin reaches the decision, and flags and the peer are in the answer", async () => {
+    const { startTestService } = await import("../setup");
+    const s = await startTestService({}, { http: true });
+    try {
+      const ok = async (m: string, p: string, body?: unknown) => {
+        const r = await s.call(m, p, body === undefined ? {} : { body });
+        if (r.status >= 300) throw new Error(`${p}: ${JSON.stringify(r.body)}`);
+        await s.service.deps.feed.waitFor(r.body.revision ?? 0, 5000);
+        return r.body;
+      };
+      const z = (await ok("POST", "/api/v1/admin/zones", { name: "h-zone", anti_passback: "soft" })).id;
+      await ok("POST", "/api/v1/admin/gates", { id: "H_PIN", name: "h", zone_id: z, requires_pin: true });
+      await ok("POST", "/api/v1/admin/gates", { id: "H_IN", name: "h", zone_id: z, direction: "in", two_person_window_ms: 5000 });
+      const users = [];
+      for (const name of ["h1", "h2"]) {
+        const u = (await ok("POST", "/api/v1/admin/users", { username: name })).id;
+        await ok("POST", "/api/v1/admin/grants", { subject: { user_id: u }, target: { zone_id: z } });
+        users.push({ id: u, card: (await ok("POST", "/api/v1/admin/credentials", { user_id: u, kind: "card", pin: "8642" })).secret });
+      }
+      await sleepUntil(() => s.service.deps.state.store.kind === "local", "the in-process state");
+      const v = (body: unknown) => s.call("POST", "/api/v1/access/verify", { token: null, body });
+      expect((await v({ gate_id: "H_PIN", token: users[0]!.card })).body.reason).toBe("pin_required");
+      expect((await v({ gate_id: "H_PIN", token: users[0]!.card, pin: "8642" })).body).toMatchObject({ allow: true, reason: "granted" });
+      expect((await v({ gate_id: "H_IN", token: users[0]!.card })).body.reason).toBe("awaiting_second");
+      const pair = await v({ gate_id: "H_IN", token: users[1]!.card });
+      expect(pair.body).toEqual({ allow: true, reason: "granted", gate_id: "H_IN", user_id: users[1]!.id, unlock_ms: 800, revision: pair.body.revision, peer_user_id: users[0]!.id });
+      await v({ gate_id: "H_IN", token: users[0]!.card });
+      expect((await v({ gate_id: "H_IN", token: users[1]!.card })).body).toMatchObject({ allow: true, flags: ["anti_passback_soft"], peer_user_id: users[0]!.id });
+    } finally {
+      await s.stop();
+    }
   });
 });
