@@ -6,11 +6,12 @@
 // Which store:
 //  - REDIS_URL set: Redis, shared by every process and host.
 //  - no REDIS_URL, a worker (WORKERS > 1): its primary's state, over IPC (store-ipc.ts).
-//  - no REDIS_URL: this process's memory — but only while it holds a Postgres advisory lock, so
-//    among the processes and instances on one database exactly one keeps state. Every other one
-//    (a second WORKER, a second instance) has none: its stateful gates decide by their zone's
-//    state_failure (open: without the rule, flagged; closed: state_unavailable). No process ever
-//    decides from a state of its own that the others do not see.
+//  - no REDIS_URL, a primary (or a single process): its own memory — but only while it holds a
+//    Postgres advisory lock, so among the instances on one database exactly one keeps state. Every
+//    other instance (and its workers) has none: its stateful gates decide by their zone's
+//    state_failure (open: without the rule, flagged; closed: state_unavailable), and it takes over,
+//    rebuilding from the events, when the holder goes. No process ever decides from a state of its
+//    own that the others do not see.
 import type { Config } from "../config";
 import { createSql, type Sql } from "../db/client";
 import type { EventExtra } from "../events/event-writer";

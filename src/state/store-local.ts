@@ -3,7 +3,7 @@
 // must not keep a state of its own. Runs the plan steps of plan.ts exactly as the Lua script does
 // (synchronously: a JavaScript turn is as atomic as a Lua script).
 import { type Plan, type Reply, KEY, parseStamp } from "./plan";
-import type { Present, RebuiltState, StateStore } from "./store";
+import { type Present, type RebuiltState, type StateStore, StateUnavailable } from "./store";
 
 interface Timed {
   v: string;
@@ -138,11 +138,13 @@ export class LocalState implements StateStore {
   }
 
   async presence(zoneId: string): Promise<Present[]> {
+    if (!this.isBuilt) throw new StateUnavailable("presence is being rebuilt from the access events");
     const h = this.hashes.get(KEY.zoneIn(zoneId));
     return [...(h ?? [])].map(([userId, v]) => ({ userId, ...parseStamp(v) }));
   }
 
   async occupancy(zoneIds: string[]): Promise<number[]> {
+    if (!this.isBuilt) throw new StateUnavailable("presence is being rebuilt from the access events");
     return zoneIds.map((z) => this.hashes.get(KEY.zoneIn(z))?.size ?? 0);
   }
 

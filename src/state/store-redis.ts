@@ -160,17 +160,20 @@ export class RedisState implements StateStore {
     return this.call(() => this.client.pclStateDecide(...args)) as Promise<Reply>;
   }
 
+  // A muster list read from a Redis that came back empty would say "nobody inside": reads check
+  // the built marker in the same transaction and fail until presence is rebuilt.
   async presence(zoneId: string): Promise<Present[]> {
-    const h = await this.call(() => this.client.hgetall(this.prefix + KEY.zoneIn(zoneId)));
-    return Object.entries(h).map(([userId, v]) => ({ userId, ...parseStamp(v) }));
+    const res = await this.call(() => this.client.multi().exists(this.prefix + KEY.built).hgetall(this.prefix + KEY.zoneIn(zoneId)).exec());
+    if (!res || res[0]![1] !== 1) throw new StateUnavailable("presence is being rebuilt from the access events");
+    return Object.entries(res[1]![1] as Record<string, string>).map(([userId, v]) => ({ userId, ...parseStamp(v) }));
   }
 
   async occupancy(zoneIds: string[]): Promise<number[]> {
-    if (zoneIds.length === 0) return [];
-    const p = this.client.pipeline();
-    for (const z of zoneIds) p.hlen(this.prefix + KEY.zoneIn(z));
-    const res = await this.call(() => p.exec());
-    return (res ?? []).map(([err, n]) => (err ? 0 : Number(n)));
+    const m = this.client.multi().exists(this.prefix + KEY.built);
+    for (const z of zoneIds) m.hlen(this.prefix + KEY.zoneIn(z));
+    const res = await this.call(() => m.exec());
+    if (!res || res[0]![1] !== 1) throw new StateUnavailable("presence is being rebuilt from the access events");
+    return res.slice(1).map(([err, n]) => (err ? 0 : Number(n)));
   }
 
   async forgive(zoneId: string, userId: string): Promise<void> {
