@@ -19,9 +19,11 @@ import type { PermissionIndex } from "../index/permission-index";
 import type { CredentialRec, Decision, Reason } from "../index/types";
 import { log } from "../log";
 import { checkPin } from "./pin";
-import { type Plan, type Reply, KEY } from "./plan";
+import { explainState } from "./explain";
+import { buildPlan } from "./plan-builder";
+import { type Reply } from "./plan";
 import { presenceFromEvents } from "./rebuild";
-import { anyStatefulGate, type GateRules, isMember, localDate } from "./rules";
+import { anyStatefulGate, type GateRules } from "./rules";
 import { NoState, type StateStore, StateUnavailable } from "./store";
 import { LocalState } from "./store-local";
 import { IpcState } from "./store-ipc";
@@ -38,7 +40,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)))])
     .finally(() => clearTimeout(timer));
 }
-const DAY = 86_400_000;
 
 export interface StatefulResult {
   decision: Decision;
@@ -147,50 +148,6 @@ export class StateService {
     }));
   }
 
-  /** The plan for one allowed decision at a gate with rules; null when no state is needed after all. */
-  plan(ix: PermissionIndex, r: GateRules, cred: CredentialRec, pinOk: 0 | 1, now: number, ev: string, dry: boolean): { keys: string[]; plan: Plan } | null {
-    const keys: string[] = [KEY.built];
-    const k = (name: string) => keys.push(name);
-    const user = cred.userId;
-    const p: Plan = { now, user, gate: r.gate.id, ev };
-    if (dry) p.dry = 1;
-    let any = false;
-    if (r.pin) {
-      p.pin = { k: k(KEY.pin(cred.id)), ok: pinOk, lim: this.config.rateLimitPin.count, win: this.config.rateLimitPin.windowMs };
-      any = true;
-    }
-    const host = cred.hostUserId ?? null;
-    if (r.escortMs > 0) {
-      if (host !== null) p.esc = { k: k(KEY.pass(r.gate.id, host)), win: r.escortMs };
-      p.pass = { k: k(KEY.pass(r.gate.id, user)), ttl: r.escortMs };
-      any = true;
-    }
-    if (r.firstIn !== null) {
-      const date = localDate(ix, r.firstIn.scheduleId, now);
-      if (date !== null) {
-        const sup = isMember(ix, user, r.firstIn.groupId);
-        const open = ix.schedules.get(r.firstIn.scheduleId)?.isOpen(now) ?? false;
-        if (sup || open) {
-          p.fi = { k: k(KEY.firstIn(r.firstIn.zone.id, date)), sup: sup ? 1 : 0, ttl: 2 * DAY };
-          any = true;
-        }
-      }
-    }
-    if (r.presence !== null) {
-      const pr = r.presence;
-      p.pr = {
-        dir: pr.dir, apb: pr.apb, reset: pr.resetMs,
-        z: pr.zones.map((z) => ({ i: k(KEY.zoneIn(z.id)), o: k(KEY.zoneOut(z.id)), max: pr.dir === "in" ? z.maxOccupancy ?? 0 : 0 })),
-      };
-      any = true;
-    }
-    if (r.twoPersonMs > 0) {
-      p.tp = { k: k(KEY.twoPerson(r.gate.id)), win: r.twoPersonMs };
-      any = true;
-    }
-    return any ? { keys, plan: p } : null;
-  }
-
   /**
    * The stateful part of an allowed decision `d` at a gate with rules `r`: one store call (bounded
    * by its timeout; at once when the store is known to be down). Never throws.
@@ -205,7 +162,7 @@ export class StateService {
       if (pin === undefined) return { decision: refuse("pin_required"), extra, store: "ok" };
       pinOk = cred.pinHash && checkPin(cred.pinHash, pin) ? 1 : 0;
     }
-    const planned = this.plan(ix, r, cred, pinOk, now, extra.id, false);
+    const planned = buildPlan(ix, r, cred, { pinOk, now, ev: extra.id, dry: false, pinLimit: this.config.rateLimitPin });
     if (planned === null) return { decision: d, extra, store: "ok" };
     let reply: Reply;
     try {
@@ -264,44 +221,9 @@ export class StateService {
     setTimeout(tryLink, 50).unref?.();
   }
 
-  /** Explain: the rules, this user's presence, occupancy, and what the store would answer now (PIN aside). */
-  async explain(ix: PermissionIndex, r: GateRules, cred: CredentialRec | undefined, userId: string, now: number) {
-    const zone = r.zone;
-    const rules = {
-      zone_id: zone?.id ?? null,
-      direction: r.gate.direction ?? "both",
-      anti_passback: zone?.antiPassback ?? "off",
-      anti_passback_reset_ms: zone?.antiPassbackResetMs || null,
-      max_occupancy: r.presence?.zones.filter((z) => z.maxOccupancy).map((z) => ({ zone_id: z.id, max: z.maxOccupancy })) ?? [],
-      two_person_window_ms: r.twoPersonMs || null,
-      requires_pin: r.pin,
-      escort_window_ms: r.escortMs || null,
-      visitor_host_user_id: cred?.hostUserId ?? null,
-      first_in: r.firstIn ? { supervisor_group_id: r.firstIn.groupId, schedule_id: r.firstIn.scheduleId, supervisor: isMember(ix, userId, r.firstIn.groupId) } : null,
-      state_failure: r.failOpen ? "open" : "closed",
-    };
-    const out: Record<string, unknown> = { rules, store: this.store.kind };
-    try {
-      if (zone) {
-        const present = (await this.store.presence(zone.id)).find((p) => p.userId === userId);
-        out.inside = present ? { since: new Date(present.since).toISOString(), gate_id: present.gateId } : null;
-        const ids = r.presence?.zones.map((z) => z.id) ?? [zone.id];
-        const counts = await this.store.occupancy(ids);
-        out.occupancy = ids.map((id, i) => ({ zone_id: id, count: counts[i], max: ix.zones.get(id)?.maxOccupancy || null }));
-      }
-      const asCred = cred ?? ({ id: "explain", userId, hostUserId: null } as unknown as CredentialRec);
-      const planned = this.plan(ix, { ...r, pin: false }, asCred, 1, now, "explain", true);
-      if (planned) {
-        const reply = await this.store.run(planned.keys, planned.plan);
-        out.outcome = reply[0] === "ok" ? "passes" : reply[0] === "unbuilt" ? (r.failOpen ? "state_failure_open" : "state_unavailable") : reply[0];
-        if (reply[1]) out.flags = reply[1].split(",");
-      } else out.outcome = "passes";
-      if (r.pin) out.note = "the PIN is not checked by explain: a verify without one answers pin_required";
-    } catch (e) {
-      out.outcome = r.failOpen ? "state_failure_open" : "state_unavailable";
-      out.error = e instanceof StateUnavailable ? e.why : String(e);
-    }
-    return out;
+  /** Explain: see explain.ts. */
+  explain(ix: PermissionIndex, r: GateRules, cred: CredentialRec | undefined, userId: string, now: number) {
+    return explainState(this.store, this.config.rateLimitPin, ix, r, cred, userId, now);
   }
 
   async stop(): Promise<void> {
