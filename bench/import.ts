@@ -18,7 +18,9 @@
 //   BENCH_GROUPS=100 BENCH_MEMBERSHIPS=200000 BENCH_CREDENTIALS=100000 BENCH_USER_GRANTS=10000
 //   (grants of single users to gates, besides one grant per group) BENCH_HTTP=1 BENCH_KEEP_DB=0
 import postgres from "postgres";
-import { importData, type ImportData, pgArray } from "../src/admin/import";
+import { importData } from "../src/admin/import";
+import type { ImportData } from "../src/admin/import-fields";
+import { pgArray } from "../src/admin/import-upsert";
 import { loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db/client";
 import { migrate } from "../src/db/migrate";

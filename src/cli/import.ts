@@ -1,7 +1,9 @@
 // `bun run cli import …`: the bulk import of POST /api/v1/admin/import, from a file. On a terminal
 // a progress line (rows, rows/s, elapsed) is redrawn on stderr while it runs; it always ends with
 // a summary table on stdout.
-import { csvToImport, importData, type ImportProgress, type ImportResult } from "../admin/import";
+import { importData } from "../admin/import";
+import { csvToImport } from "../admin/import-csv";
+import type { ImportProgress, ImportResult } from "../admin/import-fields";
 import type { Sql } from "../db/client";
 import { ApiError } from "../errors";
 

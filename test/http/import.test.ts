@@ -3,7 +3,8 @@
 // nothing written, audit, security.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseCsv } from "../../src/admin/csv";
-import { csvToImport, importDbError } from "../../src/admin/import";
+import { csvToImport } from "../../src/admin/import-csv";
+import { importDbError } from "../../src/admin/import-fields";
 import { ApiError } from "../../src/errors";
 import { hashSecret } from "../../src/tokens";
 import { startTestService, type TestService } from "../setup";

@@ -3,7 +3,7 @@
 // covered without touching this file. A bad value is 400 `invalid_request` naming its field (never
 // a 5xx, never a silent shift); a good one is stored as the instant it names.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { IMPORT_FIELDS } from "../../src/admin/import";
+import { IMPORT_FIELDS } from "../../src/admin/import-fields";
 import { parseDateTime } from "../../src/dates";
 import { startTestService, type Res, type TestService } from "../setup";
 import { problem } from "./hostile-helpers";

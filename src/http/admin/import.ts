@@ -2,7 +2,9 @@
 // CSV (`Content-Type: text/csv`, `?collection=`). Bodies up to 64 MiB. The work — validation
 // with row/field errors, one transaction, set-based SQL — is src/admin/import.ts.
 import { Elysia, t, type TSchema } from "elysia";
-import { csvToImport, IMPORT_COLLECTIONS, IMPORT_FIELDS, type FieldSpec, importData } from "../../admin/import";
+import { importData } from "../../admin/import";
+import { csvToImport } from "../../admin/import-csv";
+import { type FieldSpec, IMPORT_COLLECTIONS, IMPORT_FIELDS } from "../../admin/import-fields";
 import { ApiError } from "../../errors";
 import { adminAuth, adminCaller } from "./auth";
 import type { Deps } from "../../deps";
