@@ -52,3 +52,19 @@ export interface AccessFrame {
   event: "access";
   data: LiveEvent;
 }
+
+/** GET /api/v1/admin/stats: the console's live view. */
+export interface Stats {
+  at: string;
+  window_s: number;
+  total: number;
+  allow: number;
+  deny: number;
+  per_second: Array<{ t: string; allow: number; deny: number }>;
+  deny_reasons: Array<{ reason: string; count: number }>;
+  gates: Array<{ gate_id: string; name: string | null; zone_id: string | null; mode: string | null; allow: number; deny: number; last_at: string }>;
+  gate_modes: Record<string, number>;
+  index: { revision: number; known_revision: number; lag_ms: number; feed_connected: boolean; ready: boolean };
+  events: { buffered: number; live_watchers: number };
+  processes: number;
+}

@@ -4,25 +4,11 @@
 import { availableParallelism } from "node:os";
 import { mapDbError } from "../db/errors";
 import type { Deps } from "../deps";
+import type { Stats } from "../wire";
 
 const STATS_CACHE_MS = 1000;
 /** How many of the busiest gates an answer lists. */
 export const TOP_GATES = 20;
-
-export interface Stats {
-  at: string;
-  window_s: number;
-  total: number;
-  allow: number;
-  deny: number;
-  per_second: Array<{ t: string; allow: number; deny: number }>;
-  deny_reasons: Array<{ reason: string; count: number }>;
-  gates: Array<{ gate_id: string; name: string | null; zone_id: string | null; mode: string | null; allow: number; deny: number; last_at: string }>;
-  gate_modes: Record<string, number>;
-  index: { revision: number; known_revision: number; lag_ms: number; feed_connected: boolean; ready: boolean };
-  events: { buffered: number; live_watchers: number };
-  processes: number;
-}
 
 /** The statistics of the last `windowS` seconds, computed at most once a second per window. */
 export function createStats(deps: Pick<Deps, "sql" | "feed" | "events" | "config">): (windowS: number) => Promise<Stats> {

@@ -4,23 +4,9 @@
 import { api, ApiFailure, nameText } from "../api";
 import { fill, fmtTime, h, svg } from "../dom";
 import type { Route } from "../main";
-import type { LiveEvent } from "../../wire";
+import type { LiveEvent, Stats } from "../../wire";
 import { hub } from "../state";
 import { decisionBadge, humanMessage, modeBadge, section, table } from "../ui";
-
-interface Stats {
-  at: string;
-  window_s: number;
-  total: number;
-  allow: number;
-  deny: number;
-  per_second: Array<{ t: string; allow: number; deny: number }>;
-  deny_reasons: Array<{ reason: string; count: number }>;
-  gates: Array<{ gate_id: string; name: string | null; mode: string | null; allow: number; deny: number; last_at: string }>;
-  gate_modes: Record<string, number>;
-  index: { revision: number; known_revision: number; lag_ms: number; feed_connected: boolean; ready: boolean };
-  processes: number;
-}
 
 const POLL_MS = 2000;
 const ROWS_MAX = 100;
