@@ -66,6 +66,7 @@ export function listen(app: AnyApp, opts: ListenOptions) {
   app.compile();
   const { routes, ...serve } = (app.config.serve ?? {}) as Record<string, any>;
   const server = Bun.serve({
+    idleTimeout: 30, // Elysia's listen() default, kept
     ...serve,
     ...opts,
     development: false,

@@ -1,6 +1,6 @@
 // Host headers and request lines of every shape, on a raw socket, against both listeners: the
 // path a request names is the path that answers — never a shorter one cut out of the URL at a
-// fixed offset (Elysia's `indexOf("/", 11)`, see src/http/listen.ts) — and nothing answers 5xx.
+// fixed offset (Elysia's `indexOf("/", 11)`, see src/listen.ts) — and nothing answers 5xx.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startService, type Service } from "../../src/service";
 import { hashSecret, newSecret } from "../../src/tokens";
