@@ -72,8 +72,8 @@ describe("parseDateTime", () => {
 let s: TestService;
 beforeAll(async () => {
   s = await startTestService();
-});
-afterAll(() => s.stop());
+}, 30_000);
+afterAll(() => s.stop(), 30_000);
 
 describe("admin date fields", () => {
   // Every admin date field, on create and on patch.

@@ -11,8 +11,8 @@ let n = 0;
 beforeAll(async () => {
   s = await startTestService({ RATE_LIMIT_LOGIN: "off" });
   await s.call("POST", "/api/v1/admin/gates", { body: { id: "SRC_DOOR", name: "door" } });
-});
-afterAll(() => s.stop());
+}, 30_000);
+afterAll(() => s.stop(), 30_000);
 
 /** A user with a password and an admin API credential, and an admin session made from it. */
 async function adminWithSession() {

@@ -13,7 +13,7 @@ beforeAll(async () => {
   s = await startTestService({}, { http: true });
   await s.call("POST", "/api/v1/admin/gates", { body: { id: "HD_GATE", name: "dates" } });
   await s.call("POST", "/api/v1/admin/users", { body: { username: "hd-user" } });
-});
+}, 30_000);
 afterAll(() => s.stop(), 30_000);
 
 const BAD_DATES: Array<[string, unknown]> = [

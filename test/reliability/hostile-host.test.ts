@@ -36,11 +36,11 @@ beforeAll(async () => {
     }
   }
   port = service.app.server!.port!;
-});
+}, 30_000);
 afterAll(async () => {
   await service?.stop();
   await db?.drop();
-});
+}, 30_000);
 
 /** Host values: empty, 1–3 characters, ports, IPv6 literals, and ones Bun cannot parse (it then gives a relative URL). */
 const HOSTS = ["", "x", "ab", "pcl", "x:1", "ab:8", "x:", ":80", "[::1]", "[::1]:80", "[::]", "[2001:db8::1]:3000", "[::1",

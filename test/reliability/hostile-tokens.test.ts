@@ -13,7 +13,7 @@ beforeAll(async () => {
   s = await startTestService({}, { http: true });
   const [u] = await s.db.sql`insert into users (username) values ('tokens-user') returning id`;
   userId = u!.id;
-});
+}, 30_000);
 afterAll(() => s.stop(), 30_000);
 
 const KINDS = ["card", "pin", "device", "api without scopes", "api with user scope", "api with admin scope", "user session", "admin session",
