@@ -56,7 +56,11 @@ export function createApp(deps: Deps) {
     .onError(({ code, error, set, request, path }) => {
       let e: ApiError;
       if (error instanceof ApiError) e = error;
-      else if (code === "VALIDATION") e = validationError(error);
+      else if (code === "VALIDATION" && (error as any).type === "response") {
+        // An answer that does not match its documented schema is our bug, never the client's.
+        log.error("answer does not match its schema", { method: request.method, path, error: String((error as any)?.message ?? error).slice(0, 2000), request_id: set.headers["x-request-id"] });
+        e = new ApiError("internal", "internal error");
+      } else if (code === "VALIDATION") e = validationError(error);
       else if (code === "PARSE" && (error as any).cause instanceof ApiError) e = (error as any).cause; // from jsonBody()
       else if (code === "PARSE") e = new ApiError("invalid_request", "body: not valid JSON", { field: "body" });
       else if (code === "NOT_FOUND") e = new ApiError("not_found", `no route for ${request.method} ${path}`);

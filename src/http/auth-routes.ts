@@ -4,7 +4,8 @@ import { login, revokeOwnToken } from "../admin/identity";
 import { authenticate } from "./auth";
 import type { Deps } from "../deps";
 import { sourceAddress } from "../request";
-import { ErrorBody } from "./schemas";
+import { jsonParse } from "./body";
+import { ErrorBody, LoginAnswer, NoContent } from "./schemas";
 
 export function authRoutes(deps: Deps) {
   const { sql, config, loginThrottle } = deps;
@@ -14,15 +15,16 @@ export function authRoutes(deps: Deps) {
       set.status = 201;
       return session;
     }, {
+      parse: jsonParse(),
       body: t.Object({
         username: t.String({ minLength: 1, maxLength: 150 }),
         password: t.String({ minLength: 1, maxLength: 1024 }),
         scope: t.Optional(t.Union([t.Literal("user"), t.Literal("admin")], {
           description: "`user` (default) or `admin`: an admin session (scopes `[\"admin\", \"user\"]`), only for a user holding an active, non-session credential with the admin scope (else 403)",
         })),
-      }, { additionalProperties: false }),
+      }, { additionalProperties: false, examples: [{ username: "alice", password: "correct horse battery staple" }, { username: "ops", password: "correct horse battery staple", scope: "admin" }] }),
       response: {
-        201: t.Object({ token: t.String(), token_id: t.String(), expires_at: t.String(), scopes: t.Array(t.String()) }),
+        201: LoginAnswer,
         400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody,
       },
       detail: {
@@ -36,5 +38,5 @@ export function authRoutes(deps: Deps) {
       const revision = await revokeOwnToken(sql, caller.credentialId);
       set.headers["x-revision"] = String(revision);
       set.status = 204;
-    }, { detail: { summary: "Log out: revoke the caller's own token everywhere (a token with the user or admin scope; a card, PIN or device secret is 403)", security: [{ bearer: [] }] } });
+    }, { response: { 204: NoContent, 401: ErrorBody, 403: ErrorBody }, detail: { summary: "Log out: revoke the caller's own token everywhere (a token with the user or admin scope; a card, PIN or device secret is 403)", security: [{ bearer: [] }] } });
 }

@@ -6,6 +6,7 @@ import { Elysia, t } from "elysia";
 import { join } from "node:path";
 import { notFound } from "../errors";
 import { log } from "../log";
+import { ErrorBody, HtmlPage } from "./schemas";
 
 // ---------------------------------------------------------------------------------------------
 // The page and its assets
@@ -77,13 +78,17 @@ export function consoleRoutes() {
     return new Response(b.html, { headers: PAGE_HEADERS });
   };
   return new Elysia({ name: "console", detail: { tags: ["console"] } })
-    .get("/console", page, { detail: { summary: "The admin console (a web page; sign in with an admin token or an admin user's password)" } })
-    .get("/console/", page, { detail: { summary: "The admin console (same page)" } })
+    .get("/console", page, { response: { 200: HtmlPage }, detail: { summary: "The admin console (a web page; sign in with an admin token or an admin user's password)" } })
+    .get("/console/", page, { response: { 200: HtmlPage }, detail: { summary: "The admin console (same page)", operationId: "getConsoleWithSlash" } })
     .get("/console/:file", async ({ params }) => {
       const a = (await buildConsole()).assets.get(params.file);
       if (!a) throw notFound("console asset");
       return new Response(a, {
         headers: { "content-type": a.type, "cache-control": "public, max-age=31536000, immutable", "x-content-type-options": "nosniff" },
       });
-    }, { params: t.Object({ file: t.String({ maxLength: 200 }) }), detail: { summary: "The console's bundled scripts, styles and icon (content-hashed names)" } });
+    }, {
+      params: t.Object({ file: t.String({ maxLength: 200 }) }),
+      response: { 200: t.String({ contentMediaType: "*/*", description: "a script, a style sheet or an icon", examples: ["(a bundled file)"] }), 404: ErrorBody },
+      detail: { summary: "The console's bundled scripts, styles and icon (content-hashed names)" },
+    });
 }

@@ -3,6 +3,8 @@ import { Elysia, t } from "elysia";
 import { deleteMyDevice, listMyDevices, registerDevice } from "../admin/identity";
 import { authenticate } from "./auth";
 import type { Deps } from "../deps";
+import { jsonParse } from "./body";
+import { DeviceList, DeviceRegistered, ErrorBody, NoContent } from "./schemas";
 
 export function deviceRoutes(deps: Deps) {
   const { sql } = deps;
@@ -15,18 +17,21 @@ export function deviceRoutes(deps: Deps) {
       set.status = 201;
       return { device_id: d.device_id, token: d.token, token_id: d.token_id, revision: d.revision };
     }, {
-      body: t.Object({ name: t.String({ minLength: 1, maxLength: 150 }), platform: t.String({ minLength: 1, maxLength: 50 }) }, { additionalProperties: false }),
+      parse: jsonParse(),
+      body: t.Object({ name: t.String({ minLength: 1, maxLength: 150 }), platform: t.String({ minLength: 1, maxLength: 50 }) }, { additionalProperties: false, examples: [{ name: "Pixel 8", platform: "android" }] }),
+      response: { 201: DeviceRegistered, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
       detail: { summary: "Register a device: its token verifies as the caller (shown once)" },
     })
     .get("/me", async ({ caller }) => {
       return { items: await listMyDevices(sql, caller.userId) };
-    }, { detail: { summary: "The caller's active devices, newest first" } })
+    }, { response: { 200: DeviceList, 401: ErrorBody, 403: ErrorBody }, detail: { summary: "The caller's active devices, newest first" } })
     .delete("/:device_id", async ({ caller, params, set }) => {
       const revision = await deleteMyDevice(sql, caller, params.device_id);
       set.headers["x-revision"] = String(revision);
       set.status = 204;
     }, {
       params: t.Object({ device_id: t.String({ minLength: 1, maxLength: 64 }) }),
+      response: { 204: NoContent, 401: ErrorBody, 404: ErrorBody },
       detail: { summary: "Delete one of the caller's devices; its credential is revoked at once" },
     });
 }

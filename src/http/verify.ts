@@ -8,7 +8,7 @@ import type { Refusal } from "../ratelimit/limiter";
 import type { Outcome } from "../verify/verify";
 import { bearer } from "./auth";
 import { jsonBody } from "./body";
-import { BatchBody, ErrorBody, VerifyAnswer, VerifyBody } from "./schemas";
+import { BatchAnswer, BatchBody, ErrorBody, NoContent, VerifyAnswer, VerifyBody } from "./schemas";
 
 export interface VerifyAnswerJson {
   allow: boolean;
@@ -43,6 +43,8 @@ function withState(o: Outcome): VerifyAnswerJson {
   if (x.peerUserId) a.peer_user_id = x.peerUserId;
   return a;
 }
+
+type BatchJson = { results: VerifyAnswerJson[]; revision: number };
 
 export type LimitedBody = { error: { code: string; message: string; details: Record<string, unknown> } };
 
@@ -117,7 +119,7 @@ export function verifyRoutes(deps: Deps) {
     )
     .post(
       "/api/v1/access/verify/batch",
-      ({ body }) => {
+      ({ body }): BatchJson | Promise<BatchJson> => {
         const outs = body.checks.map((c) => verify(c.token, c.gate_id));
         if (outs.some((o) => o instanceof Promise)) {
           return Promise.all(outs).then((all) => ({ results: all.map(verifyAnswer), revision: feed.current.revision }));
@@ -127,7 +129,7 @@ export function verifyRoutes(deps: Deps) {
       {
         parse: [jsonBody(256 * 1024), "json"],
         body: BatchBody,
-        response: { 400: ErrorBody, 413: ErrorBody },
+        response: { 200: BatchAnswer, 400: ErrorBody, 413: ErrorBody },
         detail: {
           summary: "Up to 1000 decisions in one request, answered in order",
           description: "Each check counts against the rate limits on its own; a check over a limit answers its own entry " +
@@ -145,6 +147,7 @@ export function verifyRoutes(deps: Deps) {
       },
       {
         query: t.Object({ gate_id: VerifyBody.properties.gate_id }),
+        response: { 204: NoContent, 400: ErrorBody, 401: ErrorBody, 403: VerifyAnswer, 429: ErrorBody },
         detail: {
           summary: "Forward-auth for reverse proxies: 204 allowed, 403 denied, 401 without a token, 429 over a rate limit",
           security: [{ bearer: [] }],

@@ -6,18 +6,16 @@
 // host. Screenshots go to test-artifacts/ (git-ignored); CONSOLE_DOCS_SCREENSHOTS=1 also
 // refreshes docs/console-live.png and docs/console-explain.png.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startService, type Service } from "../../src/service";
 import { hashSecret, newSecret } from "../../src/tokens";
+import { CHROMIUM_ARGS, chromiumPath } from "../browser";
 import { createTestDb, type TestDb, testConfig } from "../setup";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-if (!CHROMIUM) {
-  throw new Error("Chromium not found (looked at /usr/bin/chromium, /usr/bin/chromium-browser; set CHROMIUM_PATH). Install it: apt-get install -y chromium — .ci/run does.");
-}
+const CHROMIUM = chromiumPath();
 
 const ARTIFACTS = join(import.meta.dir, "../../test-artifacts");
 const DOCS = join(import.meta.dir, "../../docs");
@@ -85,7 +83,7 @@ function launch(viewport: { width: number; height: number }, opts: { isMobile?: 
     timezoneId: "Europe/Berlin",
     colorScheme: "light",
     permissions: ["clipboard-read", "clipboard-write"],
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+    args: CHROMIUM_ARGS,
   });
 }
 

@@ -1,3 +1,5 @@
+import { compileErrors, validate } from "@readme/openapi-parser";
+import { Value } from "@sinclair/typebox/value";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { dirname, join } from "node:path";
 import { startTestService, type TestService } from "../setup";
@@ -10,6 +12,14 @@ afterAll(() => s.stop());
 
 const DOC_ROUTES = new Set(["/swagger", "/swagger/json", "/swagger/assets/scalar.js"]);
 const openapiPath = (p: string) => p.replace(/:(\w+)/g, "{$1}");
+/** Actions that take no request body at all (the path says everything). */
+const WITHOUT_BODY = new Set([
+  "POST /api/v1/admin/credentials/:id/revoke",
+  "POST /api/v1/admin/zones/:id/lock",
+  "POST /api/v1/admin/zones/:id/unlock",
+  "POST /api/v1/admin/zones/:id/presence/:user_id/forgive",
+]);
+const document = async () => (await s.call("GET", "/swagger/json", { token: null })).body;
 
 describe("API docs", () => {
   test("/swagger/json documents every route the app registers", async () => {
@@ -51,6 +61,54 @@ describe("API docs", () => {
     expect(broken).toEqual([]);
   });
 
+  test("the OpenAPI document passes a maintained validator (@readme/openapi-parser), operationIds unique", async () => {
+    const doc = await document();
+    const result = await validate(structuredClone(doc));
+    expect(result.valid ? "valid" : compileErrors(result)).toBe("valid");
+    const ids = Object.values<any>(doc.paths).flatMap((ops) => Object.values<any>(ops).map((op) => op.operationId));
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+  });
+
+  test("every route of the route table has a typed body (when it takes one) and a typed success answer, with examples that match them", async () => {
+    const doc = await document();
+    const problems: string[] = [];
+    let checked = 0;
+    for (const route of s.service.app.routes) {
+      const hooks = route.hooks as any;
+      if (hooks?.detail?.hide) continue;
+      const key = `${route.method} ${route.path}`;
+      const op = doc.paths[openapiPath(route.path)]?.[route.method.toLowerCase()];
+      if (!op) {
+        problems.push(`${key}: not in the document`);
+        continue;
+      }
+      checked++;
+      if (["POST", "PUT", "PATCH"].includes(route.method) && !WITHOUT_BODY.has(key)) {
+        const media = Object.entries<any>(op.requestBody?.content ?? {});
+        if (!media.some(([, m]) => m.schema?.type || m.schema?.anyOf)) problems.push(`${key}: request body without a schema`);
+        if (!media.every(([, m]) => m.schema?.examples?.length || m.example !== undefined)) problems.push(`${key}: request body without an example`);
+        for (const example of hooks.body?.examples ?? []) if (!Value.Check(hooks.body, example)) problems.push(`${key}: body example does not match its schema: ${JSON.stringify(example)}`);
+      } else if (op.requestBody) {
+        problems.push(`${key}: documents a request body it does not take`);
+      }
+      const ok = Object.entries<any>(op.responses ?? {}).filter(([status]) => /^2\d\d$/.test(status));
+      if (ok.length === 0) problems.push(`${key}: no success answer`);
+      for (const [status, answer] of ok) {
+        if (status === "204") {
+          if (answer.content) problems.push(`${key}: 204 with content`);
+          continue;
+        }
+        const media = Object.values<any>(answer.content ?? {});
+        if (!media.length || !media.every((m) => m.schema?.type || m.schema?.anyOf)) problems.push(`${key}: ${status} answer without a schema`);
+        if (!media.every((m) => m.schema?.examples?.length)) problems.push(`${key}: ${status} answer without an example`);
+        const schema = hooks.response?.[status];
+        for (const example of schema?.examples ?? []) if (!Value.Check(schema, example)) problems.push(`${key}: ${status} example does not match its schema: ${JSON.stringify(example).slice(0, 200)}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(60);
+    expect(problems).toEqual([]);
+  });
+
   test("routes carry tags, summaries and the bearer scheme where a token is needed", async () => {
     const doc = (await s.call("GET", "/swagger/json", { token: null })).body;
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
@@ -77,6 +135,20 @@ describe("API docs", () => {
     const b = await s.call("POST", "/api/v1/access/verify/batch", { token: null, body: batch.schema.examples[0] });
     expect(b.status).toBe(200);
     expect(b.body.results).toHaveLength(batch.schema.examples[0].checks.length);
+  });
+
+  test("/swagger and /swagger/ both serve the page, and the document it names loads from either", async () => {
+    for (const path of ["/swagger", "/swagger/"]) {
+      const page = await s.service.app.handle(new Request(`http://localhost${path}`));
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      const config = JSON.parse(/data-configuration='([^']*)'/.exec(html)![1]!);
+      expect(config).toMatchObject({ agent: { disabled: true }, mcp: { disabled: true }, showDeveloperTools: "never", telemetry: false, withDefaultFonts: false });
+      const docUrl = new URL(config.url, `http://localhost${path}`);
+      const doc = await s.service.app.handle(new Request(docUrl));
+      expect({ path, url: docUrl.pathname, status: doc.status }).toEqual({ path, url: "/swagger/json", status: 200 });
+      expect((await doc.json()).openapi).toMatch(/^3\./);
+    }
   });
 
   test("the docs page works on a closed network: its script is served by the service", async () => {

@@ -24,6 +24,12 @@ const Report = t.Object({
   consistent: t.Boolean(),
   attempts: t.Integer(),
   ms: t.Integer(),
+}, {
+  examples: [{
+    revision: 57, checked: 20, mode: "all", mismatches: [], mismatch_count: 0, at: "2026-01-05T08:30:00.000Z",
+    counts: { index: { credentials: 4, gates: 5 }, sql: { credentials: 4, gates: 5 } }, by_reason: { granted: 6, no_grant: 14 },
+    consistent: true, attempts: 1, ms: 12,
+  }],
 });
 
 /** `sample`: absent, empty or 0 → every pair; else 1..MAX_PAIRS. */

@@ -61,7 +61,7 @@ const ImportAnswer = t.Object({
   inserted: t.Record(t.String(), t.Integer(), { description: "of those, rows that did not exist before" }),
   updated: t.Record(t.String(), t.Integer(), { description: "of those, existing rows that changed (the rest were already equal)" }),
   revision: t.Integer({ description: "the revision that holds the import (unchanged when nothing changed)" }),
-});
+}, { examples: [{ counts: { users: 2, groups: 2, gates: 1 }, inserted: { users: 1, groups: 0, gates: 1 }, updated: { users: 1, groups: 0, gates: 0 }, revision: 43 }] });
 
 const EXAMPLE = {
   users: [{ username: "alice", email: "alice@example.com", display_name: "Alice" }, { username: "bob", active: false }],

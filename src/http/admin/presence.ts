@@ -19,6 +19,11 @@ const Muster = t.Object({
     gate_id: t.String(),
     gate_name: t.Union([t.String(), t.Null()]),
   })),
+}, {
+  examples: [{
+    zone_id: "z_0193a1b2c3d4e5f6a7b8c9d0e1f2", name: "lab", count: 1, max_occupancy: 12, at: "2026-01-05T08:30:00.000Z",
+    items: [{ user_id: "u_0193a1b2c3d4e5f6a7b8c9d0e1f2", username: "alice", since: "2026-01-05T07:58:12.000Z", gate_id: "LAB_IN", gate_name: "Lab entrance" }],
+  }],
 });
 
 const Occupancy = t.Object({
@@ -28,7 +33,17 @@ const Occupancy = t.Object({
     zone_id: t.String(), name: t.String(), parent_id: t.Union([t.String(), t.Null()]), count: t.Integer(),
     max_occupancy: t.Union([t.Integer(), t.Null()]), anti_passback: t.String(),
   })),
+}, {
+  examples: [{
+    store: "redis", at: "2026-01-05T08:30:00.000Z",
+    items: [{ zone_id: "z_0193a1b2c3d4e5f6a7b8c9d0e1f2", name: "lab", parent_id: null, count: 1, max_occupancy: 12, anti_passback: "hard" }],
+  }],
 });
+
+const Forgiven = t.Object(
+  { zone_id: t.String(), user_id: t.String(), revision: t.Integer({ description: "the revision of the audited forgiveness" }) },
+  { examples: [{ zone_id: "z_0193a1b2c3d4e5f6a7b8c9d0e1f2", user_id: "u_0193a1b2c3d4e5f6a7b8c9d0e1f2", revision: 58 }] },
+);
 
 export function adminPresenceRoutes(deps: Deps) {
   const { sql } = deps;
@@ -50,7 +65,7 @@ export function adminPresenceRoutes(deps: Deps) {
       return { ...w.value, revision: w.revision };
     }, {
       params: t.Object({ id: Id, user_id: Id }),
-      response: { 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
+      response: { 200: Forgiven, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
       detail: {
         summary: "Anti-passback forgiveness: clear one user's presence and exit state in the zone",
         description: "The user's next entry or exit passes whatever came before. Audited (`forgive_presence`); presence rebuilt from the events replays it.",

@@ -28,6 +28,17 @@ const StatsAnswer = t.Object({
   }),
   events: t.Object({ buffered: t.Integer({ description: "access events waiting to be written (this process)" }), live_watchers: t.Integer() }),
   processes: t.Integer({ description: "serving processes (WORKERS); each has its own index and its own live event stream" }),
+}, {
+  examples: [{
+    at: "2026-01-05T08:31:00.000Z", window_s: 60, total: 1250, allow: 1200, deny: 50,
+    per_second: [{ t: "2026-01-05T08:30:59.000Z", allow: 20, deny: 1 }],
+    deny_reasons: [{ reason: "outside_schedule", count: 30 }, { reason: "unknown_token", count: 20 }],
+    gates: [{ gate_id: "GATE_001", name: "HQ main door", zone_id: "z_0193a1b2c3d4e5f6a7b8c9d0e1f2", mode: "normal", allow: 700, deny: 12, last_at: "2026-01-05T08:30:59.870Z" }],
+    gate_modes: { normal: 4, locked: 1 },
+    index: { revision: 57, known_revision: 57, lag_ms: 0, feed_connected: true, ready: true },
+    events: { buffered: 3, live_watchers: 1 },
+    processes: 2,
+  }],
 });
 
 export function adminStatsRoutes(deps: Deps) {

@@ -11,6 +11,7 @@ import { invalid } from "../../errors";
 import { log } from "../../log";
 import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
+import { ErrorBody } from "../schemas";
 
 /** Events a resuming client is sent from Postgres, at most. */
 const REPLAY_MAX = 2000;
@@ -135,6 +136,14 @@ export function adminStreamRoutes(deps: Deps) {
         user_id: t.Optional(t.String({ maxLength: 64 })),
         allow: t.Optional(t.String({ maxLength: 5, description: "true or false" })),
       }),
+      response: {
+        200: t.String({
+          contentMediaType: "text/event-stream",
+          description: "Server-Sent Events: `id:` the event id, `event: access`, `data:` the event as in GET /api/v1/admin/events",
+          examples: ['id: 0193a1b2-c3d4-7e5f-a7b8-c9d0e1f2a3b4\nevent: access\ndata: {"id":"0193a1b2-c3d4-7e5f-a7b8-c9d0e1f2a3b4","at":"2026-01-05T08:30:00.000Z","gate_id":"GATE_001","user_id":"u_0193a1b2c3d4e5f6a7b8c9d0e1f2","allow":true,"reason":"granted","revision":57}\n\n'],
+        }),
+        400: ErrorBody,
+      },
       detail: { summary: "Access events as they happen (Server-Sent Events); resumable with Last-Event-ID" },
     });
 }
