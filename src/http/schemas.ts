@@ -320,7 +320,7 @@ export const EventPage = page(
 export const AuditPage = page(
   t.Object({
     id: Str, at: DateTime, revision: t.Integer(), actor: t.Union([t.String(), t.Null()], { description: "the credential id that made the change (null: the CLI or the bootstrap)" }),
-    action: Str, entity: Str, entity_id: Str, before: t.Unknown(), after: t.Unknown(),
+    action: Str, entity: Str, entity_id: NullableStr, before: t.Unknown(), after: t.Unknown(),
   }),
   { id: "1207", at: EXAMPLE_AT, revision: 42, actor: "c_0193a1b2c3d4e5f6a7b8c9d0e1f2", action: "update", entity: "gate", entity_id: "GATE_001", before: { ...GATE_EXAMPLE, mode: "normal" }, after: { ...GATE_EXAMPLE, mode: "locked" } },
 );
