@@ -2,20 +2,10 @@
 // one registry per service instance, and one coherent view of a host with WORKERS=2.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createMetrics } from "../../src/metrics";
+import { promtool } from "../promtool";
 import { createTestDb, freePort, seedGrantedCard, sleepUntil, startTestService, type TestDb } from "../setup";
 
-/** Debian's prometheus package ships promtool; .ci/run installs it. */
-function promtool(): string {
-  const p = Bun.which("promtool");
-  if (!p) throw new Error("promtool not found: apt-get install -y prometheus (.ci/run installs it)");
-  return p;
-}
-
-async function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
-  const p = Bun.spawn([promtool(), "check", "metrics"], { stdin: new Blob([text]), stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, output: (out + err).trim() };
-}
+const promtoolCheckMetrics = (text: string) => promtool(["check", "metrics"], { stdin: text });
 
 /** The value of the sample whose line starts with `prefix` (name and labels, exactly). */
 function sample(text: string, prefix: string): number | undefined {

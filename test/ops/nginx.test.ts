@@ -26,7 +26,8 @@ interface Instance {
 }
 
 let db: TestDb;
-let pgProxy: TcpProxy; // instance B reaches Postgres through it, so the test can cut B off
+let proxyA: TcpProxy; // each instance reaches Postgres through its own proxy, so the test can cut it off
+let proxyB: TcpProxy;
 let a: Instance;
 let b: Instance;
 let app: ReturnType<typeof Bun.serve>;
@@ -62,10 +63,14 @@ beforeAll(async () => {
   const [v] = await db.sql`insert into users (username) values ('no-grant') returning id`;
   await db.sql`insert into credentials (user_id, kind, secret_hash) values (${v!.id}, 'card', ${hashSecret(denied)})`;
 
-  pgProxy = new TcpProxy("127.0.0.1", Number(new URL(db.url).port || 5432)).start();
-  const viaProxy = new URL(db.url);
-  viaProxy.host = `127.0.0.1:${pgProxy.port}`;
-  [a, b] = await Promise.all([startInstance(db.url, "a"), startInstance(viaProxy.toString(), "b")]);
+  const via = (proxy: TcpProxy) => {
+    const u = new URL(db.url);
+    u.host = `127.0.0.1:${proxy.port}`;
+    return u.toString();
+  };
+  proxyA = new TcpProxy("127.0.0.1", Number(new URL(db.url).port || 5432)).start();
+  proxyB = new TcpProxy("127.0.0.1", Number(new URL(db.url).port || 5432)).start();
+  [a, b] = await Promise.all([startInstance(via(proxyA), "a"), startInstance(via(proxyB), "b")]);
 
   // The guarded application: echoes who Portcullis said the caller is.
   app = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => Response.json({ path: new URL(req.url).pathname, user: req.headers.get("x-portcullis-user") }) });
@@ -93,11 +98,13 @@ afterAll(async () => {
   for (const i of [a, b]) {
     if (i && i.proc.exitCode === null) {
       i.proc.kill("SIGTERM");
-      await i.proc.exited;
+      // Never leave a process behind, even one whose shutdown hangs (the test then fails below).
+      if ((await Promise.race([i.proc.exited, Bun.sleep(15_000).then(() => "hung" as const)])) === "hung") i.proc.kill("SIGKILL");
     }
   }
   app?.stop(true);
-  pgProxy?.stop();
+  proxyA?.stop();
+  proxyB?.stop();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
@@ -116,6 +123,7 @@ describe("nginx in front of two instances (docs/nginx.conf)", () => {
     }
     expect(by.size).toBe(2);
     for (const n of by.values()) expect(n).toBeGreaterThanOrEqual(10);
+    expect((await fetch(`${lb}/metrics`)).status).toBe(403); // scraped per host, never through the balancer
   });
 
   test("auth_request forward-auth: allowed passes with the user, no token is 401, no grant is 403", async () => {
@@ -130,20 +138,36 @@ describe("nginx in front of two instances (docs/nginx.conf)", () => {
     expect(no.headers.get("x-portcullis-reason")).toBe("no_grant");
   });
 
-  test("/readyz as the health signal: an instance cut off from Postgres answers 503 and nginx answers from the ready one", async () => {
-    pgProxy.cut();
+  test("/readyz as the health signal: a host cut off from Postgres gets no verifies while another is ready; with none ready, verifies still answer", async () => {
+    const aId = answeredBy(await fetch(`${a.base}/healthz`));
+    const notReady = (i: Instance) => sleepUntil(async () => (await fetch(`${i.base}/readyz`)).status === 503, "not ready", 15_000);
     try {
-      await sleepUntil(async () => (await fetch(`${b.base}/readyz`)).status === 503, "instance b not ready", 15_000);
+      proxyB.cut();
+      await notReady(b);
+      // The probe through nginx finds a ready host, and takes b out of the verify upstream.
+      const probe = await fetch(`${lb}/readyz`);
+      expect(probe.status).toBe(200);
+      expect(answeredBy(probe)).toBe(aId);
       for (let i = 0; i < 20; i++) {
-        const r = await fetch(`${lb}/readyz`);
+        const r = await verify(card);
         expect(r.status).toBe(200);
-        expect(answeredBy(r)).toBe(answeredBy(await fetch(`${a.base}/healthz`)));
+        expect(answeredBy(r)).toBe(aId);
+      }
+      // No host ready (Postgres away from both): /readyz says so, verifies still answer from the backups.
+      proxyA.cut();
+      await notReady(a);
+      expect((await fetch(`${lb}/readyz`)).status).toBe(503);
+      for (let i = 0; i < 20; i++) {
+        const r = await verify(card);
+        expect(r.status).toBe(200);
+        expect(((await r.json()) as any).allow).toBe(true);
       }
     } finally {
-      pgProxy.restore();
+      proxyA.restore();
+      proxyB.restore();
     }
-    await sleepUntil(async () => (await fetch(`${b.base}/readyz`)).status === 200, "instance b ready again", 20_000);
-  }, 40_000);
+    for (const i of [a, b]) await sleepUntil(async () => (await fetch(`${i.base}/readyz`)).status === 200, "ready again", 20_000);
+  }, 60_000);
 
   test("one instance stopped with SIGTERM under load: 0 verifies fail, and every verify is one access event", async () => {
     await Bun.sleep(2100); // past fail_timeout of the previous test: both instances in the rotation
