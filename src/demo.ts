@@ -79,10 +79,10 @@ Try a verify:
   curl -s ${url}/api/v1/access/verify -H 'content-type: application/json' \\
     -d '{"gate_id":"GATE_001","token":"${t.alice}"}'
 The vault (VAULT_IN / VAULT_OUT) has anti-passback: a second entry without an exit is refused.
-  curl -s ${url}/api/v1/access/verify -H 'content-type: application/json' \
+  curl -s ${url}/api/v1/access/verify -H 'content-type: application/json' \\
     -d '{"gate_id":"VAULT_IN","token":"${t.alice}"}'
 The lab's card + PIN reader:
-  curl -s ${url}/api/v1/access/verify -H 'content-type: application/json' \
+  curl -s ${url}/api/v1/access/verify -H 'content-type: application/json' \\
     -d '{"gate_id":"LAB_PIN","token":"${t.alice}","pin":"${DEMO_PIN}"}'
 List gates as the admin:
   curl -s ${url}/api/v1/admin/gates -H 'authorization: Bearer ${t.admin}'
