@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   // /metrics answers for the whole host: workers ask the primary over IPC (src/metrics-host.ts).
   if (isWorker && process.send) workerMetricsLink(service.deps.metrics, process as any);
   if (!isWorker) {
-    const hub = workers > 1 ? primaryMetricsHub(service.deps.metrics, () => children.filter((c) => c.exitCode === null)) : null;
+    const hub = workers > 1 ? primaryMetricsHub(service.deps.metrics, () => children.filter((c) => c.exitCode === null && c.signalCode === null), workers) : null;
     const states = stateHub(() => service.deps.state.store);
     for (let i = 1; i < workers; i++) {
       children.push(Bun.spawn([process.execPath, import.meta.path], {

@@ -25,10 +25,11 @@ export interface IpcPeer {
 const isMessage = (m: any): m is Message => typeof m === "object" && m !== null && typeof m.t === "string" && m.t.startsWith("pcl:metrics:");
 
 /**
- * The primary's side: `peers()` lists the live workers; hand every IPC message from a worker to
+ * The primary's side: `peers()` lists the live workers, `hostProcesses` is how many the host should
+ * have (WORKERS: a worker that died counts as missing); hand every IPC message from a worker to
  * onMessage (it ignores what is not ours).
  */
-export function primaryMetricsHub(own: Metrics, peers: () => IpcPeer[]) {
+export function primaryMetricsHub(own: Metrics, peers: () => IpcPeer[], hostProcesses: number) {
   let seq = 0;
   const pending = new Map<number, { got: MetricJson[]; waiting: number; done(): void }>();
 
@@ -53,8 +54,8 @@ export function primaryMetricsHub(own: Metrics, peers: () => IpcPeer[]) {
       }
       if (workers.length === 0) finish();
     });
-    const expected = workers.length + 1;
     const scraped = got.length + 1;
+    const expected = Math.max(hostProcesses, scraped);
     const processes = [{
       name: "portcullis_host_processes", help: "Processes of this host (WORKERS) by whether this scrape covers them",
       type: "gauge", aggregator: "first",
@@ -73,9 +74,16 @@ export function primaryMetricsHub(own: Metrics, peers: () => IpcPeer[]) {
         p.got.push(message.metrics);
         if (--p.waiting === 0) p.done();
       } else if (message.t === "pcl:metrics:scrape") {
+        const reply = (m: Message) => {
+          try {
+            from.send(m);
+          } catch {
+            // the asking worker is gone
+          }
+        };
         gather().then(
-          (text) => from.send({ t: "pcl:metrics:text", id: message.id, text } satisfies Message),
-          (e) => from.send({ t: "pcl:metrics:text", id: message.id, error: String(e) } satisfies Message),
+          (text) => reply({ t: "pcl:metrics:text", id: message.id, text }),
+          (e) => reply({ t: "pcl:metrics:text", id: message.id, error: String(e) }),
         );
       }
     },
@@ -89,7 +97,8 @@ export function workerMetricsLink(own: Metrics, parent: { send(m: unknown): unkn
   parent.on("message", (message) => {
     if (!isMessage(message)) return;
     if (message.t === "pcl:metrics:collect") {
-      void own.json().then((metrics) => parent.send({ t: "pcl:metrics:json", id: message.id, metrics } satisfies Message));
+      // A failure here (the primary gone meanwhile) only leaves this process out of that view.
+      void own.json().then((metrics) => parent.send({ t: "pcl:metrics:json", id: message.id, metrics } satisfies Message)).catch(() => {});
     } else if (message.t === "pcl:metrics:text") {
       waiting.get(message.id)?.(message);
     }
@@ -102,7 +111,11 @@ export function workerMetricsLink(own: Metrics, parent: { send(m: unknown): unkn
         clearTimeout(timer);
         resolve(m);
       });
-      parent.send({ t: "pcl:metrics:scrape", id } satisfies Message);
+      try {
+        parent.send({ t: "pcl:metrics:scrape", id } satisfies Message);
+      } catch {
+        resolve(null); // the primary is gone: this process is on its way out too
+      }
     });
     waiting.delete(id);
     if (answer?.text === undefined) {

@@ -10,8 +10,8 @@ import { createTestDb, freePort, sleepUntil, testConfig, type TestDb } from "../
 let db: TestDb;
 beforeAll(async () => {
   db = await createTestDb();
-});
-afterAll(() => db.drop());
+}, 30_000);
+afterAll(() => db.drop(), 30_000);
 
 async function cli(...args: string[]) {
   return cliWith({}, ...args);

@@ -17,8 +17,8 @@ beforeAll(async () => {
   served = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
   // The host-wide view adds this one (src/metrics-host.ts); a single process does not serve it.
   served.add("portcullis_host_processes");
-});
-afterAll(() => s.stop());
+}, 30_000);
+afterAll(() => s.stop(), 30_000);
 
 const metricNames = (text: string) => new Set([...text.matchAll(/\b((?:portcullis|process|bun)_[a-z_]+)\b/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, "")));
 

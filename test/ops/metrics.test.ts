@@ -78,8 +78,8 @@ describe("a host with WORKERS=2", () => {
   let db: TestDb;
   beforeAll(async () => {
     db = await createTestDb();
-  });
-  afterAll(() => db.drop());
+  }, 30_000);
+  afterAll(() => db.drop(), 30_000);
 
   test("every scrape is the merged view of both processes: counters add up and never flip back", async () => {
     const card = await seedGrantedCard(db.sql, 'scraped', 'MX_1');
@@ -95,7 +95,7 @@ describe("a host with WORKERS=2", () => {
       await sleepUntil(async () => {
         const m = await scrape();
         return sample(m, 'portcullis_host_processes{state="scraped"}') === 2 && sample(m, 'portcullis_host_processes{state="missing"}') === 0;
-      }, "both processes in the view", 20_000);
+      }, "both processes in the view", 45_000); // a busy machine: the worker builds its own index
       const N = 300;
       const answers = await Promise.all(Array.from({ length: N }, () =>
         fetch(`${base}/api/v1/access/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ gate_id: "MX_1", token: card }) })
@@ -116,9 +116,18 @@ describe("a host with WORKERS=2", () => {
         }
       }
       expect(starts.size).toBe(1);
+      // A worker that dies is reported missing at once (not waited for at every scrape).
+      const workerPids = String(Bun.spawnSync(["pgrep", "-P", String(proc.pid)]).stdout).trim().split("\n").filter(Boolean).map(Number);
+      expect(workerPids.length).toBe(1);
+      process.kill(workerPids[0]!, "SIGKILL");
+      const after = await sleepUntil(async () => {
+        const m = await scrape().catch(() => "");
+        return sample(m, 'portcullis_host_processes{state="missing"}') === 1 ? m : null;
+      }, "the dead worker reported missing", 10_000);
+      expect(sample(after, 'portcullis_host_processes{state="scraped"}')).toBe(1);
     } finally {
       proc.kill("SIGTERM");
       await proc.exited;
     }
-  }, 60_000);
+  }, 90_000);
 });

@@ -39,8 +39,8 @@ describe("startup errors against the tests' Postgres", () => {
   let db: TestDb;
   beforeAll(async () => {
     db = await createTestDb();
-  });
-  afterAll(() => db.drop());
+  }, 30_000);
+  afterAll(() => db.drop(), 30_000);
 
   test("a missing database: one sentence with the createdb command", async () => {
     const u = new URL(db.url);
