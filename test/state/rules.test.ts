@@ -49,6 +49,19 @@ describe("rules with memory across two instances", () => {
     expect(audit).toMatchObject({ entity_id: hard, after: { zone_id: hard, user_id: bo.id } });
   });
 
+  test("anti_passback_reset: a presence older than the reset no longer refuses the next entry", async () => {
+    const z = await zone(site, "reset-zone", { anti_passback: "hard", anti_passback_reset: "1s" });
+    await gate(site, "RESET_IN", z, { direction: "in" });
+    const gil = await site.person("gil");
+    const t0 = Date.now();
+    expect((await site.verify(site.a, "RESET_IN", gil)).reason).toBe("granted");
+    expect((await site.verify(site.b, "RESET_IN", gil)).reason).toBe("anti_passback");
+    await sleepUntil(async () => (await site.verify(site.b, "RESET_IN", gil)).reason === "granted", "the reset to pass", 5000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    // The new entry restarts the clock.
+    expect((await site.verify(site.a, "RESET_IN", gil)).reason).toBe("anti_passback");
+  });
+
   test("occupancy: zone_full at the maximum, exits always pass; enclosing zones count too; muster and live counts", async () => {
     const building = await zone(site, "building", {});
     const room = await zone(site, "room", { max_occupancy: 2, parent_id: building });
