@@ -44,6 +44,8 @@ export interface Config {
   eventJournalFsyncMs: number;
   /** At the disk budget: refuse to answer (503) or answer and shed the event. */
   eventJournalFull: "refuse" | "shed";
+  /** Where earlier versions spilled events: what is left there is moved into the journal at start. */
+  eventSpillDir: string;
   /** The live event stream cuts a client whose untaken backlog exceeds this many bytes… */
   eventStreamBacklogBytes: number;
   /** …or whose oldest untaken frame is older than this. */
@@ -173,7 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (journal !== "on" && journal !== "off") problems.push(`EVENT_JOURNAL=${JSON.stringify(journal)}: expected on or off`);
   const whenFull = env.EVENT_JOURNAL_FULL || "refuse";
   if (whenFull !== "refuse" && whenFull !== "shed") problems.push(`EVENT_JOURNAL_FULL=${JSON.stringify(whenFull)}: expected refuse or shed`);
-  for (const [old, now] of [["EVENT_BUFFER_MAX", "EVENT_JOURNAL_MAX_MB"], ["EVENT_SPILL_DIR", "EVENT_JOURNAL_DIR"], ["EVENT_SPILL_MAX_MB", "EVENT_JOURNAL_MAX_MB"]] as const) {
+  for (const [old, now] of [["EVENT_BUFFER_MAX", "EVENT_JOURNAL_MAX_MB"], ["EVENT_SPILL_MAX_MB", "EVENT_JOURNAL_MAX_MB"]] as const) {
     if (env[old] !== undefined) problems.push(`${old} is no longer read: events now go through the journal; use ${now}`);
   }
   const compat = env.OPENWAY_COMPAT_PORT ? int("OPENWAY_COMPAT_PORT", 0, 1, 65535) : null;
@@ -210,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventJournalSegmentBytes: int("EVENT_JOURNAL_SEGMENT_MB", 64, 1, 4096) * 1024 * 1024,
     eventJournalFsyncMs: int("EVENT_JOURNAL_FSYNC_MS", 0, 0, 10_000),
     eventJournalFull: whenFull as Config["eventJournalFull"],
+    eventSpillDir: env.EVENT_SPILL_DIR || `${env.DATA_DIR || "./.data"}/spill`,
     eventStreamBacklogBytes: int("EVENT_STREAM_BACKLOG_KB", 16 * 1024, 16, 4 * 1024 * 1024) * 1024,
     eventStreamStallMs: duration("EVENT_STREAM_STALL", "30s"),
     openwayCompatPort: compat,

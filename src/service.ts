@@ -55,7 +55,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   const events = new EventWriter(sql, {
     flushMs: config.eventFlushMs, journalDir: config.eventJournal ? config.eventJournalDir : null, journalIndex: opts.workerIndex ?? 0,
     segmentBytes: config.eventJournalSegmentBytes, maxBytes: config.eventJournalMaxBytes, fsyncMs: config.eventJournalFsyncMs,
-    whenFull: config.eventJournalFull, adoptOrphans: (opts.workerIndex ?? 0) === 0,
+    whenFull: config.eventJournalFull, adoptOrphans: (opts.workerIndex ?? 0) === 0, legacySpillDir: config.eventSpillDir,
   });
   events.start();
   const stopMaintenance = opts.maintenance === false ? () => {} : scheduleMaintenance(sql, config.eventRetentionDays, config.changeLogRetentionMs);

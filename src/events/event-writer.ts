@@ -9,6 +9,8 @@
 // EVENT_JOURNAL_FULL decides, explicitly: `refuse` (default) answers 503 rather than let a
 // decision go unrecorded, `shed` answers and counts the lost events. Either way it is counted,
 // logged and shown in /readyz.
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
 import { isConnectionError } from "../db/errors";
@@ -59,6 +61,8 @@ export interface EventWriterOptions {
   whenFull: "refuse" | "shed";
   /** Ship the journals other processes left behind (the primary does). */
   adoptOrphans?: boolean;
+  /** Spill files of earlier versions (JSON lines), moved into the journal at start by the primary. */
+  legacySpillDir?: string;
 }
 
 /** What one COPY carries at most. */
@@ -164,10 +168,44 @@ export class EventWriter {
 
   /** Ships what earlier runs left in the journal, and (primary) the journals of processes gone. */
   start(): void {
+    if (this.opts.adoptOrphans && this.opts.legacySpillDir) this.importSpillFiles(this.opts.legacySpillDir);
     this.scheduleShip(0);
     if (this.opts.adoptOrphans && this.journal instanceof Journal) {
       this.adoptTimer = setInterval(() => this.scheduleShip(0), ADOPT_EVERY_MS);
       this.adoptTimer.unref?.();
+    }
+  }
+
+  /**
+   * Earlier versions spilled events to JSON-lines files when their memory buffer was full: they go
+   * into the journal (and so to Postgres, idempotently by id), and the file goes once they are in.
+   */
+  private importSpillFiles(dir: string): void {
+    let files: string[];
+    try {
+      files = readdirSync(dir).filter((f) => /\.ndjson(\.replaying-\d+)?$/.test(f));
+    } catch {
+      return;
+    }
+    for (const f of files) {
+      const path = join(dir, f);
+      let count = 0;
+      for (const line of readFileSync(path, "utf8").split("\n")) {
+        if (!line) continue;
+        try {
+          this.push(JSON.parse(line) as AccessEvent);
+          count++;
+        } catch {
+          // a torn last line from a crash mid-append
+        }
+      }
+      this.writeTick();
+      if (this.full) {
+        log.error("spill file not imported: the event journal is full", { file: path });
+        return;
+      }
+      unlinkSync(path);
+      log.info("an earlier version's spilled events moved into the journal", { file: path, count });
     }
   }
 

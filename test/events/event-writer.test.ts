@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSql, type Sql } from "../../src/db/client";
@@ -170,6 +170,18 @@ describe("event writer", () => {
     await sleepUntil(async () => (await count("W10")).n === 120, "the orphaned journal shipped", 10_000);
     await sleepUntil(() => !existsSync(join(root, "3")), "its directory removed");
     await primary.stop();
+  });
+
+  test("spill files an earlier version left behind are moved into the journal and shipped, once", async () => {
+    const spill = mkdtempSync(join(tmpdir(), "pcl-spill-"));
+    const old = Array.from({ length: 30 }, () => event("W11"));
+    writeFileSync(join(spill, "events-1-1-abc.ndjson"), old.map((e) => JSON.stringify(e)).join("\n") + "\n" + '{"id":"torn');
+    const w = writer(db.sql, journalRoot(), { adoptOrphans: true, legacySpillDir: spill });
+    w.start();
+    await sleepUntil(async () => (await count("W11")).n === 30, "the spilled events in Postgres");
+    expect(readdirSync(spill)).toEqual([]);
+    await w.stop();
+    expect(await count("W11")).toEqual({ n: 30, d: 30 });
   });
 
   test("a journal held by a live process is neither written nor shipped by another", async () => {
