@@ -108,6 +108,7 @@ export class EventWriter {
   private tickCount = 0;
   /** Settled once this tick's records are written (and, with fsync on, synced). */
   private barrier: PromiseWithResolvers<void> | null = null;
+  private tickScheduled = false;
   private syncWaiters: Array<PromiseWithResolvers<void>> = [];
   private syncing = false;
   private syncTimer: ReturnType<typeof setTimeout> | null = null;
@@ -235,9 +236,13 @@ export class EventWriter {
     }
     this.tickLen = encodeRecord(this.tick, this.tickLen, line, e.isDevice);
     this.tickCount++;
-    if (this.barrier === null) {
-      this.barrier = Promise.withResolvers<void>();
-      this.barrier.promise.catch(() => {}); // a refusal is reported through after(), not as unhandled
+    if (!this.tickScheduled) {
+      this.tickScheduled = true;
+      // Without a journal (EVENT_JOURNAL=off, to measure its cost) answers wait for nothing.
+      if (this.journal.durable) {
+        this.barrier = Promise.withResolvers<void>();
+        this.barrier.promise.catch(() => {}); // a refusal is reported through after(), not as unhandled
+      }
       setImmediate(this.writeTick);
     }
   }
@@ -255,8 +260,9 @@ export class EventWriter {
 
   /** One write(2) for the tick's records; then the answers waiting on them go. */
   private readonly writeTick = (): void => {
+    if (!this.tickScheduled) return;
+    this.tickScheduled = false;
     const b = this.barrier;
-    if (b === null) return;
     const len = this.tickLen, count = this.tickCount;
     this.barrier = null;
     this.tickLen = 0;
@@ -276,15 +282,16 @@ export class EventWriter {
     this.writes++;
     this.appended += count;
     this.scheduleShip(this.opts.flushMs);
-    if (this.opts.fsyncMs > 0 && this.journal.durable) {
+    if (b === null) return;
+    if (this.opts.fsyncMs > 0) {
       this.syncWaiters.push(b);
       this.scheduleSync();
     } else b.resolve();
   };
 
-  private atBudget(b: PromiseWithResolvers<void>, count: number): void {
+  private atBudget(b: PromiseWithResolvers<void> | null, count: number): void {
     this.full = true;
-    const refuse = this.opts.whenFull === "refuse";
+    const refuse = this.opts.whenFull === "refuse" && b !== null;
     if (refuse) this.refused += count;
     else this.shed += count;
     const now = Date.now();
@@ -293,8 +300,8 @@ export class EventWriter {
       log.error(refuse ? "event journal full: decisions refused (503) rather than answered unrecorded" : "event journal full: access events shed",
         { refused_total: this.refused, shed_total: this.shed, journal_bytes: this.journal.bytes, max_bytes: this.opts.maxBytes });
     }
-    if (refuse) b.reject(journalFull());
-    else b.resolve();
+    if (refuse) b!.reject(journalFull());
+    else b?.resolve();
   }
 
   /** Group fsync: at most one per EVENT_JOURNAL_FSYNC_MS; answers wait for the one after their write. */
