@@ -19,11 +19,11 @@ beforeAll(async () => {
   s = await startTestService({}, { http: true });
   origin = `http://127.0.0.1:${s.service.app.server!.port}`;
   browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
-});
+}, 30_000);
 afterAll(async () => {
   await browser?.close();
   await s?.stop();
-});
+}, 30_000);
 
 describe("the API reference page", () => {
   // /swagger/ (the trailing slash is where a relative document URL used to break); test/http/docs.test.ts

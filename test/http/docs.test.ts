@@ -7,8 +7,8 @@ import { startTestService, type TestService } from "../setup";
 let s: TestService;
 beforeAll(async () => {
   s = await startTestService();
-});
-afterAll(() => s.stop());
+}, 30_000);
+afterAll(() => s.stop(), 30_000);
 
 const DOC_ROUTES = new Set(["/swagger", "/swagger/json", "/swagger/assets/scalar.js"]);
 const openapiPath = (p: string) => p.replace(/:(\w+)/g, "{$1}");
