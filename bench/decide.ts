@@ -54,7 +54,7 @@ export function buildSnapshot(): Snapshot {
     groups: Array.from({ length: ROLES }, (_, i) => ({ id: groupId(i + 1), name: `role ${i + 1}`, parentId: null })),
     memberships: Array.from({ length: USERS }, (_, i) => [groupId(i + 1), userId(i + 1)] as [string, string]),
     zones: [],
-    gates: Array.from({ length: GATES }, (_, i) => ({ id: gateId(i + 1), name: `gate ${i + 1}`, zoneId: null, mode: "normal" as const, unlockMs: 800 })),
+    gates: Array.from({ length: GATES }, (_, i) => ({ id: gateId(i + 1), name: `gate ${i + 1}`, zoneId: null, mode: "normal" as const, unlockMs: 800, maxStalenessMs: null })),
     schedules: [],
     grants: p.map(([sub, obj], i) => ({
       id: `gr_${i}`, subjectUserId: null, subjectGroupId: sub!, targetGateId: obj!, targetZoneId: null, effect: "allow" as const,

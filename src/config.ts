@@ -59,6 +59,10 @@ export interface Config {
   trustProxy: boolean;
   /** Per-request metrics (count and latency by route and status); off only to measure their cost. */
   httpMetrics: boolean;
+  /** A node whose last heartbeat is older than this counts as gone: writes stop waiting for it. */
+  nodeTimeoutMs: number;
+  /** How long an admin write waits for every live node to acknowledge its revision before answering partial. */
+  propagationTimeoutMs: number;
   /** Rules with memory (src/state/): key prefix in Redis, timeout of one stateful decision's call. */
   statePrefix: string;
   stateRedisTimeoutMs: number;
@@ -222,6 +226,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     statePrefix,
     stateRedisTimeoutMs: int("STATE_REDIS_TIMEOUT_MS", 200, 1, 10_000),
     rateLimitPin: pinLimit(),
+    nodeTimeoutMs: duration("NODE_TIMEOUT", "10s"),
+    propagationTimeoutMs: int("PROPAGATION_TIMEOUT_MS", 2000, 0, 60_000),
     demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
   };
   if (config.rateLimitMode === "synced") {
@@ -231,6 +237,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         problems.push(`${name}: its window must be at least twice RATE_LIMIT_SYNC_MS (${config.rateLimitSyncMs} ms) in synced mode`);
       }
     }
+  }
+  if (config.nodeTimeoutMs < 1000 || config.nodeTimeoutMs > 3_600_000) {
+    problems.push(`NODE_TIMEOUT=${JSON.stringify(env.NODE_TIMEOUT)}: expected a duration from 1s to 1h`);
   }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -3,6 +3,8 @@ import type { Sql } from "./db/client";
 import type { Metrics } from "./metrics";
 import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
+import type { Propagation } from "./nodes/propagation";
+import type { NodeRegistry } from "./nodes/registry";
 import type { RateLimits } from "./ratelimit/rate-limits";
 import type { LoginThrottle } from "./ratelimit/login-throttle";
 import type { StateService } from "./state/state-service";
@@ -23,4 +25,8 @@ export interface Deps {
   state: StateService;
   /** The one verify function (src/verify/verify.ts), shared by every transport. */
   verify: Verify;
+  /** This process's row in `nodes`, and the last listing of all of them. */
+  nodes: NodeRegistry;
+  /** Waits for every live node to acknowledge a write's revision. */
+  propagation: Propagation;
 }

@@ -17,6 +17,8 @@ import type { Sql } from "./db/client";
 import type { EventWriter } from "./events/event-writer";
 import type { ChangeFeed } from "./feed/change-feed";
 import { REASONS, STATE_REASONS } from "./index/types";
+import type { Propagation } from "./nodes/propagation";
+import type { NodeRegistry } from "./nodes/registry";
 import type { RateLimits } from "./ratelimit/rate-limits";
 
 /** What the scrape-time gauges read: one service instance's parts. */
@@ -26,6 +28,8 @@ export interface MetricSources {
   feed: ChangeFeed;
   events: EventWriter;
   limits: RateLimits | null;
+  nodes?: NodeRegistry;
+  propagation?: Propagation;
 }
 
 /** Admin write transactions in flight: what admin/tx.ts reports to (it knows no metrics). */
@@ -144,6 +148,29 @@ export function createMetrics(): Metrics {
   counter("portcullis_feed_reconnects_total", "Listener reconnects", (s) => s.feed.reconnects);
   counter("portcullis_feed_rebuilds_total", "Full index rebuilds (start, pruned log, huge backlog)", (s) => s.feed.rebuilds);
   counter("portcullis_feed_changes_applied_total", "Change-log rows applied incrementally", (s) => s.feed.appliedChanges);
+  new Gauge({
+    name: "portcullis_nodes", help: "Nodes in the registry by state (live; gone: silent past NODE_TIMEOUT; stopped), as of this process's last heartbeat", labelNames: ["state"], registers, aggregator: "max",
+    collect() {
+      if (!bound?.nodes) return;
+      const n = { live: 0, gone: 0, stopped: 0 };
+      for (const x of bound.nodes.last.nodes) n[x.state]++;
+      for (const [state, v] of Object.entries(n)) this.set({ state }, v);
+    },
+  });
+  new Counter({
+    name: "portcullis_write_propagation_total", help: "Admin writes answered, by propagation: complete (every live node applied it) or partial (answered at PROPAGATION_TIMEOUT_MS)", labelNames: ["result"], registers, aggregator: "sum",
+    collect() {
+      this.reset();
+      if (!bound?.propagation) return;
+      this.inc({ result: "complete" }, bound.propagation.complete);
+      this.inc({ result: "partial" }, bound.propagation.partial);
+    },
+  });
+  gauge("portcullis_data_age_seconds", "Time since this process last confirmed it had everything Postgres had; gates with max_staleness_ms refuse past theirs (host: the oldest)", "max", (s) => {
+    const age = s.feed.dataAgeMs();
+    return Number.isFinite(age) ? age / 1000 : -1;
+  });
+  gauge("portcullis_node_heartbeat_failures", "Consecutive failed node heartbeats (0 when the last one succeeded)", "max", (s) => s.nodes?.heartbeatFailures ?? 0);
   gauge("portcullis_events_buffered", "Access events recorded by this process and not yet in Postgres", "sum", (s) => s.events.depth);
   counter("portcullis_events_flushed_total", "Access events written to Postgres", (s) => s.events.flushed);
   counter("portcullis_events_flush_failures_total", "Failed event batch inserts (kept and retried)", (s) => s.events.failed);

@@ -11,6 +11,8 @@ import { createApp } from "./http/app";
 import type { Deps } from "./deps";
 import { listen } from "./listen";
 import { log } from "./log";
+import { announceApplied, ACK_CHANNEL, Propagation } from "./nodes/propagation";
+import { NodeRegistry } from "./nodes/registry";
 import { createMetrics } from "./metrics";
 import { observeWrites } from "./admin/tx";
 import { createLimiters } from "./ratelimit/rate-limits";
@@ -50,15 +52,28 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
     const applied = await migrate(sql);
     if (applied.length) log.info("migrations applied", { applied });
   }
-  const feed = new ChangeFeed(opts.databaseUrl, sql);
+  const propagation = new Propagation(sql, { nodeTimeoutMs: config.nodeTimeoutMs, timeoutMs: config.propagationTimeoutMs });
+  const feed = new ChangeFeed(opts.databaseUrl, sql, { channels: { [ACK_CHANNEL]: propagation.onNotify } });
   await feed.start();
+  // Register once loaded, then catch up before serving: a write that committed before this node
+  // was in the list did not wait for it, so the index must hold it before the first verify.
+  const nodes = new NodeRegistry(sql, feed, { timeoutMs: config.nodeTimeoutMs });
+  feed.onApplied(announceApplied(sql, nodes.id, propagation));
+  try {
+    await nodes.start();
+    await feed.catchUp();
+  } catch (e) {
+    await feed.stop();
+    await sql.end({ timeout: 1 });
+    throw e;
+  }
   const events = new EventWriter(sql, {
     flushMs: config.eventFlushMs, journalDir: config.eventJournal ? config.eventJournalDir : null, journalIndex: opts.workerIndex ?? 0,
     segmentBytes: config.eventJournalSegmentBytes, maxBytes: config.eventJournalMaxBytes, fsyncMs: config.eventJournalFsyncMs,
     whenFull: config.eventJournalFull, adoptOrphans: (opts.workerIndex ?? 0) === 0, legacySpillDir: config.eventSpillDir,
   });
   events.start();
-  const stopMaintenance = opts.maintenance === false ? () => {} : scheduleMaintenance(sql, config.eventRetentionDays, config.changeLogRetentionMs);
+  const stopMaintenance = opts.maintenance === false ? async () => {} : scheduleMaintenance(sql, config.eventRetentionDays, config.changeLogRetentionMs);
   // Rate limits: Redis only in synced/exact mode with a limit on. The start waits a moment for the
   // connection (so a healthy start does not begin in fallback) but never fails for want of it.
   const anyLimit = config.rateLimitGate !== null || config.rateLimitToken !== null || config.rateLimitLogin !== null;
@@ -69,7 +84,7 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   // Rules with memory: Redis when configured, else this process's memory if no other process on
   // the database keeps it (src/state/state-service.ts).
   const state = await StateService.start(config, sql, feed, { databaseUrl: opts.databaseUrl, primary: opts.statePrimary });
-  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, state, verify: createVerify({ feed, events, limits, metrics, state }) };
+  const deps: Deps = { config, sql, feed, events, loginThrottle, limits, metrics, state, verify: createVerify({ feed, events, limits, metrics, state }), nodes, propagation };
   const app = createApp(deps);
   if (opts.listen) {
     // idleTimeout (s): a client that stalls mid-request (slowloris) or keeps an idle connection is
@@ -82,13 +97,15 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
   let stopping: Promise<void> | null = null;
   const stop = (o: { deadlineMs?: number } = {}) =>
     (stopping ??= (async () => {
-      stopMaintenance();
+      const maintenanceDone = stopMaintenance();
       events.live.stop(); // live event streams end (their clients resume elsewhere): they would never finish
       await Promise.all([app.server?.stop(false), compat?.stop()]); // stop accepting; in-flight requests finish
+      await nodes.stop(); // writers stop waiting for this node now, not after NODE_TIMEOUT
       await events.stop(o.deadlineMs);
       await feed.stop();
       await limits.stop(); // the last admits go to Redis; stops the login limiter too
       await state.stop();
+      await maintenanceDone;
       await sql.end({ timeout: 5 });
     })());
   // The openway_access compatibility API (src/compat/) on its own port, when configured.

@@ -148,10 +148,10 @@ export const gates = {
   toJson: (r) => ({
     id: r.id, name: r.name, zone_id: r.zone_id, mode: r.mode, unlock_ms: r.unlock_ms, direction: r.direction,
     two_person_window_ms: r.two_person_window_ms, requires_pin: r.requires_pin, requires_escort: r.requires_escort,
-    escort_window_s: r.escort_window_s, ...stamps(r),
+    escort_window_s: r.escort_window_s, max_staleness_ms: r.max_staleness_ms, ...stamps(r),
   }),
   async toRow(_tx, input, existing) {
-    const row = pick(input, [...(existing ? [] : ["id"]), "name", "zone_id", "mode", "unlock_ms", ...GATE_RULES]);
+    const row = pick(input, [...(existing ? [] : ["id"]), "name", "zone_id", "mode", "unlock_ms", "max_staleness_ms", ...GATE_RULES]);
     // A mode or zone set on the gate itself is its own: a zone unlock no longer touches it.
     if (existing && (row.mode !== undefined || row.zone_id !== undefined)) row.zone_locked = false;
     return row;

@@ -1,5 +1,6 @@
 // Who holds a secret, login, logout and devices: plain services over the pool, never the request.
 import type { Sql } from "../db/client";
+import { retryOnDeadConnection } from "../db/retry";
 import { ApiError, notFound } from "../errors";
 import { hashSecret, newSecret } from "../tokens";
 import { verifyPassword } from "./passwords";
@@ -26,7 +27,7 @@ export interface CredentialRow {
 /** The credential holding `secret`, or undefined; `unreachable` makes the error for a lost database. */
 export async function findCredential(sql: Sql, secret: string, unreachable: () => Error): Promise<CredentialRow | undefined> {
   try {
-    const rows = await sql<CredentialRow[]>`
+    const rows = await retryOnDeadConnection("authentication", () => sql<CredentialRow[]>`
       select c.id, c.user_id, c.kind, c.scopes, c.revoked_at, c.expires_at, c.valid_from,
              u.active, u.valid_from as user_from, u.valid_until as user_until,
              case when c.source_credential_id is null then null
@@ -35,7 +36,7 @@ export async function findCredential(sql: Sql, secret: string, unreachable: () =
                        and (not ('admin' = any(c.scopes)) or 'admin' = any(s.scopes)), false) end as source_usable
       from credentials c join users u on u.id = c.user_id
       left join credentials s on s.id = c.source_credential_id
-      where c.secret_hash = ${hashSecret(secret)}`;
+      where c.secret_hash = ${hashSecret(secret)}`.execute());
     return rows[0];
   } catch (e) {
     if (isConnectionError(e)) throw unreachable();

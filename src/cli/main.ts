@@ -7,7 +7,8 @@ import { createSql, type Sql } from "../db/client";
 import { runningEmbedded, startEmbedded } from "../db/embedded";
 import { describeConnectError, StartupError } from "../db/startup";
 import { migrate } from "../db/migrate";
-import { write } from "../admin/tx";
+import { observeCommits, write } from "../admin/tx";
+import { ACK_CHANNEL, isComplete, Propagation } from "../nodes/propagation";
 import { hashSecret, newSecret } from "../tokens";
 
 const USAGE = `usage: bun run cli <command>
@@ -55,7 +56,34 @@ async function connect(): Promise<{ sql: Sql; close(): Promise<void> }> {
     await stop?.();
     throw typeof (e as any)?.code === "string" ? describeConnectError(e, url) : e;
   }
-  return { sql, close: async () => { await sql.end({ timeout: 2 }); await stop?.(); } };
+  const acks = await listenForAcks(sql, url, config);
+  return { sql, close: async () => { await acks.finish(); await sql.end({ timeout: 2 }); await stop?.(); } };
+}
+
+/**
+ * Writes from the CLI are acknowledged like the API's: it has no feed, so it LISTENs on the
+ * acknowledgement channel itself (before any write), and before exiting waits until every live
+ * node applied the last revision it wrote, or PROPAGATION_TIMEOUT_MS, and says which.
+ */
+async function listenForAcks(sql: Sql, url: string, config: ReturnType<typeof loadConfig>) {
+  const propagation = new Propagation(sql, { nodeTimeoutMs: config.nodeTimeoutMs, timeoutMs: config.propagationTimeoutMs });
+  const listener = createSql(url, { max: 1, applicationName: "portcullis-cli", onnotify: (_c, payload) => propagation.onNotify(payload) });
+  await listener.unsafe(`listen ${ACK_CHANNEL}`);
+  let last = 0;
+  observeCommits(sql, (revision) => (last = Math.max(last, revision)));
+  return {
+    async finish() {
+      try {
+        if (last === 0) return;
+        const p = await propagation.await(last);
+        console.log(isComplete(p)
+          ? `propagation: complete (${p.nodes} of ${p.nodes} live nodes applied revision ${last})`
+          : `propagation: partial (${p.applied} of ${p.nodes} live nodes applied revision ${last} within ${config.propagationTimeoutMs} ms; pending: ${p.pending.join(", ") || "unknown"}) — the change is committed`);
+      } finally {
+        await listener.end({ timeout: 1 });
+      }
+    },
+  };
 }
 
 /** `passwordHash`: also set the user's password (argon2id), for the console's sign-in. */

@@ -8,6 +8,7 @@ import type { Deps } from "../deps";
 import { listen } from "../listen";
 import { requestId, sourceAddress } from "../request";
 import { log } from "../log";
+import { awaitWrite } from "../http/propagation";
 import { tokenAuth } from "./auth";
 import { listDevices, registerDevice, revokeDevice } from "./devices";
 import { asObject, booleanField, charField, detail, DrfError, type Errors, fieldErrors, integerField, nonFieldError, requestData } from "./drf";
@@ -80,6 +81,11 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
         log.info("request", { api: "openway", request_id: c.set.headers["x-request-id"], method: c.request.method, route, status, ms: Math.round(seconds * 10_000) / 10 });
       }
     })
+    // Writes wait for every live node like native ones; the bodies stay exactly Django's, so how
+    // far the write got is in the headers only (X-Revision, X-Propagation).
+    .onAfterHandle(async ({ set, request }) => {
+      await awaitWrite(deps.propagation, set, request.method);
+    })
     .onError(({ code, error, request, set, path }) => {
       const requestIdHeader = { "x-request-id": String(set.headers["x-request-id"] ?? "") };
       if (code === "NOT_FOUND") {
@@ -112,7 +118,7 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
       if (token === null) throw nonFieldError("Unable to log in with provided credentials.");
       return { token };
     })
-    .post("/api/v1/devices/register", async ({ request }) => {
+    .post("/api/v1/devices/register", async ({ request, set }) => {
       const caller = await tokenAuth(sql, request.headers.get("authorization"));
       const raw = await requestData(request);
       const data = asObject(raw ?? {});
@@ -120,13 +126,13 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
       const rotate = booleanField(data, "rotate", errors);
       const androidId = charField(data, "android_device_id", errors, { allowBlank: true, allowNull: true, maxLength: 128 });
       if (Object.keys(errors).length) throw fieldErrors(errors);
-      return registerDevice(sql, key, caller, rotate ?? true, androidId);
+      return written(set, await registerDevice(sql, key, caller, rotate ?? true, androidId));
     })
     .get("/api/v1/devices/me", async ({ request }) => {
       const caller = await tokenAuth(sql, request.headers.get("authorization"));
       return listDevices(sql, caller.userId);
     })
-    .post("/api/v1/devices/revoke", async ({ request }) => {
+    .post("/api/v1/devices/revoke", async ({ request, set }) => {
       const caller = await tokenAuth(sql, request.headers.get("authorization"));
       const data = asObject(await requestData(request));
       const errors: Errors = {};
@@ -134,12 +140,18 @@ export function createCompatApp(deps: Deps, key: TokenKey) {
       const androidId = charField(data, "android_device_id", errors, { allowBlank: true });
       if (Object.keys(errors).length) throw fieldErrors(errors);
       if (!deviceId && !androidId) throw nonFieldError("Provide device_id or android_device_id");
-      return revokeDevice(sql, caller, deviceId ? { deviceId } : { androidId: androidId! });
+      return written(set, await revokeDevice(sql, caller, deviceId ? { deviceId } : { androidId: androidId! }));
     })
     .get("/health", () => OK)
     .get("/healthz", () => OK)
     .get("/ready", ({ set }) => ready(feed.live && !deps.events.full, set))
     .get("/readyz", ({ set }) => ready(feed.live && !deps.events.full, set));
+}
+
+/** X-Revision for a committed write; its body unchanged. */
+function written<T>(set: { headers: Record<string, unknown> }, w: { value: T; revision: number }): T {
+  set.headers["x-revision"] = String(w.revision);
+  return w.value;
 }
 
 const OK = Object.freeze({ status: "ok" });

@@ -2,7 +2,7 @@
 // an android_device_id, active = not revoked, and one device credential whose token is derived
 // (token-key.ts), so `register` with rotate=false can answer the same token again.
 import type { Sql } from "../db/client";
-import { type Tx, write } from "../admin/tx";
+import { type Tx, write, type Written } from "../admin/tx";
 import { mapDbError } from "../db/errors";
 import { hashSecret } from "../tokens";
 import type { CompatCaller } from "./auth";
@@ -27,8 +27,8 @@ export interface Registered {
  * answered again — or a new one when there is none, or when the current one cannot be derived
  * (a token imported from Django: only its hash is here).
  */
-export async function registerDevice(sql: Sql, key: TokenKey, caller: CompatCaller, rotate: boolean, androidId: string | null | undefined): Promise<Registered> {
-  const w = await write(sql, caller, async (tx, audit) => {
+export async function registerDevice(sql: Sql, key: TokenKey, caller: CompatCaller, rotate: boolean, androidId: string | null | undefined): Promise<Written<Registered>> {
+  return write(sql, caller, async (tx, audit) => {
     let [d] = await tx`
       select id, number, credential_id, android_device_id from devices
       where user_id = ${caller.userId} and revoked_at is null
@@ -61,7 +61,6 @@ export async function registerDevice(sql: Sql, key: TokenKey, caller: CompatCall
     });
     return { device_id: Number(d!.number), token, android_device_id: d!.android_device_id ?? "", qr_payload: token };
   });
-  return w.value;
 }
 
 /** The device credential's token when it is live and derivable from the key; else null. */
@@ -95,7 +94,7 @@ export async function listDevices(sql: Sql, userId: string): Promise<DeviceItem[
 }
 
 /** Revokes one of the caller's devices (by integer id, else the newest with that android id) and its credential. */
-export async function revokeDevice(sql: Sql, caller: CompatCaller, by: { deviceId?: number; androidId?: string }): Promise<{ device_id: number; is_active: false }> {
+export async function revokeDevice(sql: Sql, caller: CompatCaller, by: { deviceId?: number; androidId?: string }): Promise<Written<{ device_id: number; is_active: false }>> {
   const w = await write(sql, caller, async (tx, audit) => {
     const [d] = by.deviceId
       ? await tx`select id, number, credential_id, revoked_at from devices where number = ${by.deviceId} and user_id = ${caller.userId} for update`
@@ -113,5 +112,5 @@ export async function revokeDevice(sql: Sql, caller: CompatCaller, by: { deviceI
     if (d.revoked_at === null) audit({ action: "revoke_device", entity: "device", entityId: d.id, before: { id: d.id, active: true }, after: { id: d.id, active: false, via: "openway" } });
     return Number(d.number);
   });
-  return { device_id: w.value, is_active: false };
+  return { value: { device_id: w.value, is_active: false }, revision: w.revision };
 }

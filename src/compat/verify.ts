@@ -39,6 +39,7 @@ const BY_REASON: Record<Exclude<Reason, "granted">, CompatAnswer> = {
   denied: DENY_NO_PERMISSION,
   outside_schedule: DENY_NO_PERMISSION,
   gate_locked: DENY_NO_PERMISSION,
+  stale_index: DENY_NO_PERMISSION,
   // The rules with memory had no equivalent in the original: a refusal like any other.
   pin_required: DENY_NO_PERMISSION,
   wrong_pin: DENY_NO_PERMISSION,

@@ -38,7 +38,8 @@ export function isConnectionError(e: any): boolean {
   const code = e?.code;
   return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE"
     || code === "CONNECT_TIMEOUT" || code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED"
-    || code === "CONNECTION_DESTROYED" || code === "57P01" || code === "57P03" || code === "08006" || code === "08001";
+    || code === "CONNECTION_DESTROYED" || code === "57P01" || code === "57P03" || code === "08006" || code === "08001"
+    || code === "53300"; // too_many_connections: Postgres is there but takes no more clients — unavailable, not a bug
 }
 
 export function mapDbError(e: any): unknown {

@@ -21,6 +21,7 @@ export async function runMaintenance(sql: Sql, eventRetentionDays: number, chang
       const { made } = (await reserved`select pcl_ensure_event_partitions(1, 7) as made`)[0]!;
       const { dropped } = (await reserved`select pcl_drop_event_partitions(${eventRetentionDays}) as dropped`)[0]!;
       const { through } = (await reserved`select pcl_prune_change_log(${`${Math.floor(changeLogRetentionMs / 1000)} seconds`}::interval) as through`)[0]!;
+      await reserved`delete from nodes where heartbeat_at < now() - interval '1 day'`;
       const r = { partitionsCreated: made, partitionsDropped: dropped, changeLogPrunedThrough: through };
       if (made || dropped || through) log.info("maintenance", r as unknown as Record<string, unknown>);
       return r;
@@ -32,9 +33,18 @@ export async function runMaintenance(sql: Sql, eventRetentionDays: number, chang
   }
 }
 
-export function scheduleMaintenance(sql: Sql, eventRetentionDays: number, changeLogRetentionMs: number, everyMs = 3_600_000): () => void {
-  const run = () => runMaintenance(sql, eventRetentionDays, changeLogRetentionMs).catch((e) => log.warn("maintenance failed", { error: String(e) }));
-  void run();
+/** Runs it now and every `everyMs`; the returned stop waits for a run in progress (its reserved connection must be back before the pool ends). */
+export function scheduleMaintenance(sql: Sql, eventRetentionDays: number, changeLogRetentionMs: number, everyMs = 3_600_000): () => Promise<void> {
+  let running: Promise<unknown> | null = null;
+  const run = () => {
+    running ??= runMaintenance(sql, eventRetentionDays, changeLogRetentionMs)
+      .catch((e) => log.warn("maintenance failed", { error: String(e) }))
+      .finally(() => (running = null));
+  };
+  run();
   const t = setInterval(run, everyMs);
-  return () => clearInterval(t);
+  return async () => {
+    clearInterval(t);
+    await running;
+  };
 }

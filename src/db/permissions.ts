@@ -17,7 +17,7 @@ const COLS = {
   group: "g.id, g.name, g.parent_id",
   zone: `z.id, z.name, z.parent_id, z.anti_passback, z.anti_passback_reset_ms, z.max_occupancy, z.state_failure,
          z.supervisor_group_id, z.supervisor_schedule_id, z.requires_escort, z.escort_window_s`,
-  gate: "t.id, t.name, t.zone_id, t.mode, t.unlock_ms, t.direction, t.two_person_window_ms, t.requires_pin, t.requires_escort, t.escort_window_s",
+  gate: "t.id, t.name, t.zone_id, t.mode, t.unlock_ms, t.direction, t.two_person_window_ms, t.requires_pin, t.requires_escort, t.escort_window_s, t.max_staleness_ms",
   schedule: "s.id, s.name, s.timezone, s.windows",
   grant: `r.id, r.subject_user_id, r.subject_group_id, r.target_gate_id, r.target_zone_id, r.effect, r.schedule_id,
           ${ms("r.valid_from")}, ${ms("r.valid_until")}`,
@@ -41,7 +41,7 @@ const toZone = (r: Row): ZoneRec => ({
 });
 const toGate = (r: Row): GateRec => ({
   id: r[0], name: r[1], zoneId: r[2], mode: r[3], unlockMs: r[4], direction: r[5], twoPersonWindowMs: r[6] ?? 0,
-  requiresPin: r[7], requiresEscort: r[8], escortWindowMs: r[9] * 1000,
+  requiresPin: r[7], requiresEscort: r[8], escortWindowMs: r[9] * 1000, maxStalenessMs: r[10],
 });
 const toSchedule = (r: Row): ScheduleRec => ({ id: r[0], name: r[1], timezone: r[2], windows: r[3] });
 const toGrant = (r: Row): GrantRec => ({

@@ -2,6 +2,9 @@
 // change log after the snapshot's revision; on every notification and every (re)connect, replay
 // the log after the applied revision again. A notification only says "look": the log is the
 // truth, so a notification lost while disconnected loses nothing.
+// The feed also keeps the node's data age: the last instant it confirmed Postgres had no revision
+// beyond the applied one (a catch-up pass, or a probe that found nothing newer). Gates with
+// max_staleness_ms refuse once that is too long ago.
 import { createSql, type Sql } from "../db/client";
 import { loadChangesAfter } from "../db/permissions";
 import { PermissionIndex } from "../index/permission-index";
@@ -22,6 +25,8 @@ export interface FeedOptions {
   snapshotTimeoutMs?: number;
   /** Behind a known revision for longer than this, the node reports not ready. */
   maxLagMs?: number;
+  /** More channels to LISTEN on over the same connection (the acknowledgement channel). */
+  channels?: Record<string, (payload: string) => void>;
   /** Nice value of the thread that builds a new index (0: the serving thread's priority). */
   buildNice?: number;
   /** Rebuild (compact) once incremental updates have left this share of the index's lists as garbage. */
@@ -58,10 +63,14 @@ export class ChangeFeed {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
   private readonly opts: Required<FeedOptions>;
+  /** Epoch ms of the last confirmation that the index held everything Postgres had; 0: never. */
+  confirmedAt = 0;
+  private appliedListeners: Array<(revision: number) => void> = [];
+  private announced = 0;
 
   constructor(private readonly url: string, private readonly sql: Sql, opts: FeedOptions = {}) {
     this.opts = {
-      heartbeatMs: 2000, backoffBaseMs: 50, backoffMaxMs: 5000,
+      heartbeatMs: 1000, backoffBaseMs: 50, backoffMaxMs: 5000, channels: {},
       catchUpTimeoutMs: 15_000, snapshotTimeoutMs: 300_000, maxLagMs: 10_000, buildNice: 10, compactAtGarbage: 0.5, ...opts,
     };
   }
@@ -73,6 +82,27 @@ export class ChangeFeed {
   /** Milliseconds the index has been behind a revision known to exist; 0 when caught up. */
   get lagMs(): number {
     return this.knownHead > this.current.revision && this.behindSince ? Date.now() - this.behindSince : 0;
+  }
+
+  /** Milliseconds since this node last confirmed it had everything Postgres had. */
+  dataAgeMs(now = Date.now()): number {
+    return this.confirmedAt ? Math.max(0, now - this.confirmedAt) : Infinity;
+  }
+
+  /** Records that at `at` (epoch ms, taken before the query that showed it) nothing newer existed. */
+  confirm(at: number, headRevision: number): void {
+    if (headRevision <= this.current.revision && at > this.confirmedAt) this.confirmedAt = at;
+  }
+
+  /** Called with the new revision each time the index moves forward (acknowledgements). */
+  onApplied(fn: (revision: number) => void): void {
+    this.appliedListeners.push(fn);
+  }
+
+  /** One catch-up pass now (or the one running), awaited: the index holds at least what Postgres had when it began. */
+  async catchUp(): Promise<void> {
+    this.requestCatchUp();
+    while (this.running) await this.running;
   }
 
   /** Loaded, listening, and not stuck behind a revision that exists. */
@@ -140,6 +170,7 @@ export class ChangeFeed {
   }
 
   private async catchUpOnce(): Promise<void> {
+    const t0 = Date.now();
     const r = await withTimeout(loadChangesAfter(this.sql, this.current.revision), this.opts.catchUpTimeoutMs, "catch-up");
     if (r.kind === "rebuild") {
       log.warn("feed rebuilding from a snapshot", { why: r.why });
@@ -155,6 +186,8 @@ export class ChangeFeed {
       this.settle();
       if (this.current.garbageRatio() > this.opts.compactAtGarbage && !this.building) void this.compact();
     }
+    // Either way the log held nothing beyond what is now applied when the pass began.
+    if (t0 > this.confirmedAt) this.confirmedAt = t0;
   }
 
   /**
@@ -184,6 +217,7 @@ export class ChangeFeed {
 
   private async buildAndSwap(): Promise<void> {
     const t0 = performance.now();
+    const startedAt = Date.now();
     this.journal = [];
     let built;
     try {
@@ -198,7 +232,10 @@ export class ChangeFeed {
     const next = built.index;
     for (const cs of this.journal) if (cs.revision > next.revision) next.apply(cs);
     this.journal = null;
-    if (next.revision >= this.current.revision) this.current = next;
+    if (next.revision >= this.current.revision) {
+      this.current = next;
+      if (startedAt > this.confirmedAt) this.confirmedAt = startedAt; // the snapshot was taken after this
+    }
     this.rebuilds++;
     this.noteHead(next.revision);
     this.settle();
@@ -211,6 +248,10 @@ export class ChangeFeed {
   private settle(): void {
     const rev = this.current.revision;
     if (this.knownHead <= rev) this.behindSince = 0;
+    if (rev > this.announced) {
+      this.announced = rev;
+      for (const fn of this.appliedListeners) fn(rev);
+    }
     if (!this.waiters.length) return;
     const keep: Waiter[] = [];
     for (const w of this.waiters) {
@@ -234,7 +275,9 @@ export class ChangeFeed {
       max: 1,
       statementTimeoutMs: 5000,
       applicationName: "portcullis-listener",
-      onnotify: (_channel, payload) => {
+      onnotify: (channel, payload) => {
+        const other = this.opts.channels[channel];
+        if (other) return other(payload);
         const rev = Number(payload);
         if (Number.isFinite(rev)) this.noteHead(rev);
         this.requestCatchUp();
@@ -245,6 +288,7 @@ export class ChangeFeed {
     });
     try {
       await conn.unsafe(`listen ${CHANNEL}`);
+      for (const channel of Object.keys(this.opts.channels)) await conn.unsafe(`listen ${channel}`);
     } catch (e) {
       await conn.end({ timeout: 0 }).catch(() => {});
       throw e;
@@ -295,7 +339,9 @@ export class ChangeFeed {
       return;
     }
     try {
+      const t0 = Date.now();
       const [row] = await withTimeout(l<{ n: number }[]>`select n from pcl_revision`.execute(), this.opts.heartbeatMs, "heartbeat");
+      this.confirm(t0, row!.n);
       this.noteHead(row!.n);
       if (row!.n > this.current.revision) this.requestCatchUp();
     } catch (e) {

@@ -8,6 +8,7 @@ import { adminConsistencyRoutes } from "./admin/consistency";
 import { adminImportRoutes } from "./admin/import";
 import { adminInsightRoutes } from "./admin/insight";
 import { adminGroupRoutes } from "./admin/groups";
+import { adminNodeRoutes } from "./admin/nodes";
 import { adminPresenceRoutes } from "./admin/presence";
 import { adminStatsRoutes } from "./admin/stats";
 import { adminStreamRoutes } from "./admin/stream";
@@ -21,6 +22,7 @@ import { docs } from "./docs";
 import { normaliseRequest } from "../listen";
 import { observe } from "./observe";
 import { opsRoutes } from "./ops";
+import { propagationHook } from "./propagation";
 import { verifyRoutes } from "./verify";
 import { nativeVerify } from "./verify-native";
 
@@ -74,6 +76,7 @@ export function createApp(deps: Deps) {
       return e.body();
     })
     .use(bodyGuard())
+    .use(propagationHook(deps.propagation))
     .use(docs())
     .use(opsRoutes(deps))
     .use(verifyRoutes(deps))
@@ -84,6 +87,7 @@ export function createApp(deps: Deps) {
     .use(adminCollectionRoutes(deps))
     .use(adminImportRoutes(deps))
     .use(adminConsistencyRoutes(deps))
+    .use(adminNodeRoutes(deps))
     .use(adminStreamRoutes(deps))
     .use(adminStatsRoutes(deps))
     .use(adminGroupRoutes(deps))

@@ -5,7 +5,7 @@ import { HealthAnswer, MetricsText, ReadyAnswer } from "./schemas";
 import type { Deps } from "../deps";
 
 export function opsRoutes(deps: Deps) {
-  const { feed, sql, events } = deps;
+  const { feed, sql, events, nodes } = deps;
   const checkDb = dbProbe(sql);
 
   return new Elysia({ name: "ops", detail: { tags: ["ops"] } })
@@ -20,6 +20,9 @@ export function opsRoutes(deps: Deps) {
       return {
         status: ready ? ("ready" as const) : ("not_ready" as const),
         revision: feed.revision,
+        // Which process answered (its id in GET /api/v1/admin/nodes), and how old its data may be.
+        node: nodes.id,
+        data_age_ms: Number.isFinite(feed.dataAgeMs()) ? feed.dataAgeMs() : null,
         feed: { connected: feed.connected, lag_ms: feed.lagMs },
         db: { reachable },
         events: { journal: events.full ? "full" : "ok", journal_bytes: events.journalBytes, unshipped: events.depth },

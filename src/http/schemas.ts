@@ -20,6 +20,13 @@ export const QueryDate = (description: string) => t.Union([t.Literal(""), t.Stri
 const Name = t.String({ minLength: 1, maxLength: 150 });
 const Id = t.String({ minLength: 1, maxLength: 64 });
 
+/** How far an admin write got before its answer (src/http/propagation.ts adds it to every write's body). */
+export const Propagation = t.Object({
+  nodes: t.Integer({ description: "live nodes when the write committed" }),
+  applied: t.Integer({ description: "of those, nodes whose index applied the write's revision before this answer" }),
+  pending: t.Array(t.String(), { description: "ids of the live nodes that had not (see GET /api/v1/admin/nodes); empty when X-Propagation is complete" }),
+}, { description: "Every live node applied the write (X-Propagation: complete), or PROPAGATION_TIMEOUT_MS passed first (partial). The write is committed either way." });
+
 export const ErrorBody = t.Object(
   {
     error: t.Object({
@@ -117,6 +124,9 @@ const GateFields = {
   requires_pin: Bool,
   requires_escort: Bool,
   escort_window_s: Int({ minimum: 1, maximum: 3600 }),
+  max_staleness_ms: t.Union([Int({ minimum: 1000, maximum: 86_400_000 }), t.Null()], {
+    description: "Refuse (reason `stale_index`) on a node whose data is older than this many ms — it last confirmed it had everything Postgres had longer ago (Postgres unreachable, feed stuck). null (default): decide from the last index whatever its age",
+  }),
 };
 const Window = t.Object(
   {

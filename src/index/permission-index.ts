@@ -44,6 +44,7 @@ const UNKNOWN_TOKEN: Decision = Object.freeze({
   allow: false, reason: "unknown_token", userId: undefined, credentialId: undefined, credentialKind: undefined,
   deviceRevoked: false, unlockMs: 0,
 }) as Decision;
+const STALE_UNKNOWN_TOKEN: Decision = Object.freeze({ ...UNKNOWN_TOKEN, reason: "stale_index" }) as Decision;
 
 /** A gate as decisions read it: its record and its grant-target keys (gate, and zone or -1). */
 interface GateSlot {
@@ -294,11 +295,19 @@ export class PermissionIndex {
   // ---------------------------------------------------------------------------------------------
   // Decisions
 
-  /** The decision for a presented secret (by its hash) at a gate, at instant `now`. */
-  decide(secretHash: string, gateId: string, now: number): Decision {
+  /**
+   * The decision for a presented secret (by its hash) at a gate, at instant `now`. `dataAgeMs` is
+   * how long ago this node last confirmed it had everything Postgres had (the caller knows; the
+   * index does not): a gate whose `maxStalenessMs` is below it refuses with stale_index, whatever
+   * the token — fail closed.
+   */
+  decide(secretHash: string, gateId: string, now: number, dataAgeMs = 0): Decision {
     const e = this.digests.find(secretHash);
-    if (e < 0) return UNKNOWN_TOKEN;
-    const c = this.digestCred[e]!;
+    const c = e < 0 ? -1 : this.digestCred[e]!;
+    if (dataAgeMs > 0) {
+      const bound = this.gates.get(gateId)?.maxStalenessMs;
+      if (bound != null && dataAgeMs > bound) return c < 0 ? STALE_UNKNOWN_TOKEN : this.refusedRow("stale_index", c);
+    }
     if (c < 0) return UNKNOWN_TOKEN;
     const bits = this.credBits[c]!;
     const user = this.credUser[c]!;

@@ -52,6 +52,8 @@ export interface GateRec {
   requiresPin?: boolean;
   requiresEscort?: boolean;
   escortWindowMs?: number;
+  /** Refuse (stale_index) on a node whose data is older than this; null/absent: decide from whatever the index holds. */
+  maxStalenessMs?: number | null;
 }
 
 /** A weekly window in the schedule's own timezone; days are ISO weekdays (1 = Monday). */
@@ -137,6 +139,7 @@ export const REASONS = [
   "no_grant",
   "denied",
   "outside_schedule",
+  "stale_index",
 ] as const;
 
 /** Reasons of the rules with memory (src/state/), decided after the grants allowed; never by decide(). */

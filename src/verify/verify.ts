@@ -80,7 +80,7 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
   const unlimited = (token: string, gateId: string, pin: string | undefined): Outcome | Promise<Outcome> => {
     const index = feed.current;
     const now = Date.now();
-    return admitted(index.decide(hashSecret(token), gateId, now), gateId, index, now, pin);
+    return admitted(index.decide(hashSecret(token), gateId, now, feed.dataAgeMs(now)), gateId, index, now, pin);
   };
 
   // The decision comes first (it names the credential); then the per-credential limit, then the
@@ -91,7 +91,7 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
     const index = feed.current;
     const now = Date.now();
     const hash = hashSecret(token);
-    const d = index.decide(hash, gateId, now);
+    const d = index.decide(hash, gateId, now, feed.dataAgeMs(now));
     // Keyed by the credential id, or by the token's SHA-256 when no credential has it: never the secret.
     const tokenKey = !tokenLimited ? null : d.credentialId !== undefined ? "c:" + d.credentialId : "h:" + hash;
     const r = limits.takeVerify(tokenKey, gateId, now);

@@ -19,8 +19,10 @@ describe("admin collections", () => {
     expect(r.body).toEqual({
       id: expect.stringMatching(/^u_/), username: "u-create", email: "c@example.com", display_name: null, active: true,
       valid_from: null, valid_until: null, created_at: expect.any(String), updated_at: expect.any(String), revision: expect.any(Number),
+      propagation: { nodes: 1, applied: 1, pending: [] },
     });
     expect(r.headers.get("x-revision")).toBe(String(r.body.revision));
+    expect(r.headers.get("x-propagation")).toBe("complete");
     expect(JSON.stringify(r.body)).not.toContain("password");
     const [row] = await s.db.sql`select password_hash from users where id = ${r.body.id}`;
     expect(row!.password_hash).toStartWith("$argon2id$");
@@ -37,7 +39,7 @@ describe("admin collections", () => {
     expect(p.body.revision).toBeGreaterThan(z.body.revision);
     const d = await del(`/zones/${z.body.id}`);
     expect(d.status).toBe(200);
-    expect(d.body).toEqual({ id: z.body.id, revision: p.body.revision + 1 });
+    expect(d.body).toEqual({ id: z.body.id, revision: p.body.revision + 1, propagation: { nodes: 1, applied: 1, pending: [] } });
     expect((await get(`/zones/${z.body.id}`)).status).toBe(404);
   });
 

@@ -93,7 +93,7 @@ describe("devices", () => {
   test("register answers 201 with a device token that verifies as its user", async () => {
     const r = await s.call("POST", "/api/v1/devices/register", { token: session, body: { name: "Pixel", platform: "android" } });
     expect(r.status).toBe(201);
-    expect(r.body).toEqual({ device_id: expect.stringMatching(/^d_/), token: expect.stringMatching(/^pcl_/), token_id: expect.stringMatching(/^c_/), revision: expect.any(Number) });
+    expect(r.body).toEqual({ device_id: expect.stringMatching(/^d_/), token: expect.stringMatching(/^pcl_/), token_id: expect.stringMatching(/^c_/), revision: expect.any(Number), propagation: { nodes: 1, applied: 1, pending: [] } });
     const v = await s.call("POST", "/api/v1/access/verify", { token: null, body: { gate_id: "DOOR", token: r.body.token, min_revision: r.body.revision } });
     expect(v.body).toMatchObject({ allow: true, reason: "granted", user_id: aliceId });
   });

@@ -89,8 +89,10 @@ describe("JSON import", () => {
       inserted: FULL_COUNTS,
       updated: { users: 0, groups: 0, memberships: 0, zones: 0, gates: 0, schedules: 0, grants: 0, credentials: 0 },
       revision: before.revision + 1,
+      propagation: { nodes: 1, applied: 1, pending: [] },
     });
     expect(r.headers.get("x-revision")).toBe(String(r.body.revision));
+    expect(r.headers.get("x-propagation")).toBe("complete");
     revision = r.body.revision;
     const [log] = await s.db.sql`select array_agg(distinct revision) as revs from change_log where revision > ${before.revision}`;
     expect(log!.revs.map(Number)).toEqual([revision]);

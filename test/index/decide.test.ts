@@ -164,7 +164,7 @@ describe("decide: each reason", () => {
       zones: [zone("Z1")],
       gates: [
         gate("G_ok"), gate("G_off", { mode: "disabled" }), gate("G_lock", { mode: "locked" }),
-        gate("G_none"), gate("G_deny"), gate("G_sched"),
+        gate("G_none"), gate("G_deny"), gate("G_sched"), gate("G_fresh", { maxStalenessMs: 5000 }),
       ],
       schedules: [closedSchedule("closed")],
       grants: [
@@ -190,6 +190,7 @@ describe("decide: each reason", () => {
       ix.decide("hash-c1", "G_none", NOW).reason,
       ix.decide("hash-c1", "G_deny", NOW).reason,
       ix.decide("hash-c1", "G_sched", NOW).reason,
+      ix.decide("hash-c1", "G_fresh", NOW, 5001).reason,
     ]);
     expect([...seen].sort()).toEqual([...REASONS].sort());
   });
@@ -518,5 +519,24 @@ describe("grant validity and schedules", () => {
   test("an always-open schedule grants at every hour of the week", () => {
     const ix = build({ ...base, grants: [allow("a", { user: "u1", gate: "G1", scheduleId: "open" })] });
     for (let i = 0; i < 7 * 24; i += 5) expect(reason(ix, "c1", "G1", NOW + i * HOUR)).toBe("granted");
+  });
+});
+
+describe("decide: data age", () => {
+  const ix = build({
+    users: [user("u1")],
+    gates: [gate("G_bound", { maxStalenessMs: 2000 }), gate("G_free")],
+    grants: [allow("a1", { user: "u1", gate: "G_bound" }), allow("a2", { user: "u1", gate: "G_free" })],
+    credentials: [cred("c1", "u1"), cred("crev", "u1", { revoked: true })],
+  });
+
+  test("a gate with max_staleness_ms refuses with stale_index once the data is older, whatever the token; others decide as ever", () => {
+    expect(ix.decide("hash-c1", "G_bound", NOW, 2000)).toMatchObject({ allow: true, reason: "granted" });
+    expect(ix.decide("hash-c1", "G_bound", NOW, 2001)).toMatchObject({ allow: false, reason: "stale_index", userId: "u1" });
+    expect(ix.decide("hash-crev", "G_bound", NOW, 2001).reason).toBe("stale_index");
+    expect(ix.decide("nope", "G_bound", NOW, 2001).reason).toBe("stale_index");
+    expect(ix.decide("hash-c1", "G_bound", NOW, Infinity).reason).toBe("stale_index");
+    expect(ix.decide("hash-c1", "G_free", NOW, 3_600_000)).toMatchObject({ allow: true, reason: "granted" });
+    expect(ix.decide("hash-crev", "G_free", NOW, 3_600_000).reason).toBe("revoked_token");
   });
 });

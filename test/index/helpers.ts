@@ -27,7 +27,7 @@ export function zone(id: string): ZoneRec {
 }
 
 export function gate(id: string, over: Partial<GateRec> = {}): GateRec {
-  return { id, name: id, zoneId: null, mode: "normal", unlockMs: 800, ...over };
+  return { id, name: id, zoneId: null, mode: "normal", unlockMs: 800, maxStalenessMs: null, ...over };
 }
 
 export function schedule(id: string, timezone: string, windows: ScheduleWindow[]): ScheduleRec {

@@ -8,7 +8,7 @@ import { type FieldSpec, IMPORT_COLLECTIONS, IMPORT_FIELDS } from "../../admin/i
 import { ApiError } from "../../errors";
 import { adminAuth, adminCaller } from "./auth";
 import type { Deps } from "../../deps";
-import { DateTime, ErrorBody } from "../schemas";
+import { DateTime, ErrorBody, Propagation } from "../schemas";
 
 export const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -61,6 +61,7 @@ const ImportAnswer = t.Object({
   inserted: t.Record(t.String(), t.Integer(), { description: "of those, rows that did not exist before" }),
   updated: t.Record(t.String(), t.Integer(), { description: "of those, existing rows that changed (the rest were already equal)" }),
   revision: t.Integer({ description: "the revision that holds the import (unchanged when nothing changed)" }),
+  propagation: t.Optional(Propagation),
 }, { examples: [{ counts: { users: 2, groups: 2, gates: 1 }, inserted: { users: 1, groups: 0, gates: 1 }, updated: { users: 1, groups: 0, gates: 0 }, revision: 43 }] });
 
 const EXAMPLE = {

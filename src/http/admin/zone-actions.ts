@@ -4,7 +4,7 @@ import type { Actor } from "../../admin/tx";
 import { setZoneMode, type ZoneAction } from "../../admin/zone-actions";
 import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
-import { ErrorBody } from "../schemas";
+import { ErrorBody, Propagation } from "../schemas";
 
 const ZoneActionAnswer = t.Object({
   id: t.String({ description: "the zone" }),
@@ -13,6 +13,7 @@ const ZoneActionAnswer = t.Object({
   changed: t.Array(t.String(), { description: "ids of the gates this action changed" }),
   gates_in_zone: t.Integer(),
   revision: t.Integer({ description: "the revision holding the change; pass it as min_revision to a verify to read your own write" }),
+  propagation: t.Optional(Propagation),
 }, { examples: [{ id: "z_0193a1b2c3d4e5f6a7b8c9d0e1f2", name: "hq", mode: "locked", changed: ["GATE_001", "GATE_002"], gates_in_zone: 3, revision: 58 }] });
 
 export function zoneActionRoutes(deps: Deps) {
