@@ -19,9 +19,11 @@ function compare(
   let n = 0;
   // Instants outermost and ascending, as a running service sees them.
   for (const at of instants) {
+    // A data age past some gates' max_staleness_ms (5 s in the model) at one instant in four.
+    const age = at === instants[3] ? 6000 : 1000;
     for (const h of hashes) {
       for (const g of gates) {
-        const a = inc.decide(h, g, at), b = ref.decide(h, g, at);
+        const a = inc.decide(h, g, at, age), b = ref.decide(h, g, at, age);
         n++;
         reasons.set(a.reason, (reasons.get(a.reason) ?? 0) + 1);
         if (JSON.stringify(a) !== JSON.stringify(b) && out.length < 10) {

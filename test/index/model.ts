@@ -128,7 +128,7 @@ export class Model {
   putGate(id = this.id("G")): void {
     const zones = this.keys(this.zones);
     const zoneId = zones.length && this.r.chance(0.75) ? this.r.pick(zones) : null;
-    this.gates.set(id, { id, name: id, zoneId, mode: this.r.pick(MODES), unlockMs: this.r.int(5) * 500, maxStalenessMs: null });
+    this.gates.set(id, { id, name: id, zoneId, mode: this.r.pick(MODES), unlockMs: this.r.int(5) * 500, maxStalenessMs: this.r.chance(0.2) ? 5000 : null });
     this.everGates.add(id);
     this.touch("gates", id);
   }
