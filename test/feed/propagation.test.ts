@@ -80,11 +80,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of conns?.values() ?? []) c.close();
-  // SIGTERM: a primary stops its workers (a SIGKILLed primary would leave them running).
+  // SIGTERM: a primary stops its workers. One that has not exited after 15 s (a statement the
+  // driver never settled after the backends were killed) is SIGKILLed with its workers.
   for (const i of instances) i.proc.kill("SIGTERM");
-  await Promise.all(instances.map((i) => i.proc.exited));
+  await Promise.all(instances.map(async (i) => {
+    const exited = await Promise.race([i.proc.exited.then(() => true), Bun.sleep(15_000).then(() => false)]);
+    if (exited) return;
+    console.warn(`instance on ${i.port} did not stop within 15 s; its last log lines:\n${i.logs.join("").slice(-2000)}`);
+    const children = Bun.spawnSync(["pgrep", "-P", String(i.proc.pid)]).stdout.toString().split("\n").filter(Boolean).map(Number);
+    for (const pid of [i.proc.pid, ...children]) try { process.kill(pid, "SIGKILL"); } catch {}
+    await i.proc.exited;
+  }));
   await db.drop();
-}, 30_000);
+}, 40_000);
 
 const verifyOn = (c: HttpConn, gate: string, token: string) => c.request("POST", "/api/v1/access/verify", { gate_id: gate, token });
 
