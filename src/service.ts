@@ -52,8 +52,14 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
     const applied = await migrate(sql);
     if (applied.length) log.info("migrations applied", { applied });
   }
-  const propagation = new Propagation(sql, { nodeTimeoutMs: config.nodeTimeoutMs, timeoutMs: config.propagationTimeoutMs });
-  const feed = new ChangeFeed(opts.databaseUrl, sql, { channels: { [ACK_CHANNEL]: propagation.onNotify } });
+  let feed: ChangeFeed | null = null;
+  const propagation = new Propagation(sql, {
+    nodeTimeoutMs: config.nodeTimeoutMs, timeoutMs: config.propagationTimeoutMs,
+    committed: (revision) => {
+      if (feed && feed.revision < revision) feed.requestCatchUp();
+    },
+  });
+  feed = new ChangeFeed(opts.databaseUrl, sql, { channels: { [ACK_CHANNEL]: propagation.onNotify } });
   await feed.start();
   // Register once loaded, then catch up before serving: a write that committed before this node
   // was in the list did not wait for it, so the index must hold it before the first verify.

@@ -74,7 +74,7 @@ async function listenForAcks(sql: Sql, url: string, config: ReturnType<typeof lo
   return {
     async finish() {
       try {
-        if (last === 0) return;
+        if (last === 0 || !propagation.enabled) return;
         const p = await propagation.await(last);
         console.log(isComplete(p)
           ? `propagation: complete (${p.nodes} of ${p.nodes} live nodes applied revision ${last})`

@@ -3,6 +3,7 @@
 // process at a time does it (advisory lock); the others skip.
 import type { Sql } from "./client";
 import { log } from "../log";
+import { withTimeout } from "../timeout";
 
 const LOCK_KEY = 0x70636d; // "pcm"
 
@@ -45,6 +46,7 @@ export function scheduleMaintenance(sql: Sql, eventRetentionDays: number, change
   const t = setInterval(run, everyMs);
   return async () => {
     clearInterval(t);
-    await running;
+    // Bounded: a statement the driver never settles (a connection cut mid-query) must not hang a stop.
+    if (running) await withTimeout(running, 5000, "maintenance").catch(() => {});
   };
 }

@@ -9,7 +9,7 @@ import { isComplete, type Propagated, type Propagation } from "../nodes/propagat
 /** Waits for the revision a write route set in X-Revision; null when the route wrote nothing. */
 export async function awaitWrite(propagation: Propagation, set: { headers: Record<string, unknown>; status?: unknown }, method: string): Promise<Propagated | null> {
   const rev = set.headers["x-revision"];
-  if (rev === undefined || method === "GET" || method === "HEAD") return null;
+  if (rev === undefined || method === "GET" || method === "HEAD" || !propagation.enabled) return null;
   const status = typeof set.status === "number" ? set.status : 200;
   if (status >= 300) return null;
   const p = await propagation.await(Number(rev));
@@ -18,7 +18,7 @@ export async function awaitWrite(propagation: Propagation, set: { headers: Recor
 }
 
 export function propagationHook(propagation: Propagation) {
-  return new Elysia({ name: "propagation" }).onAfterHandle({ as: "global" }, async ({ set, request, responseValue }) => {
+  return new Elysia({ name: "propagation", seed: propagation }).onAfterHandle({ as: "global" }, async ({ set, request, responseValue }) => {
     const p = await awaitWrite(propagation, set, request.method);
     if (p === null) return;
     const body = responseValue as unknown;

@@ -37,6 +37,8 @@ export interface PropagationOptions {
   timeoutMs: number;
   /** How often a wait re-reads the heartbeat rows (acknowledgements lost with a listener connection). */
   pollMs?: number;
+  /** Called at once with a committed write's revision: this process's own feed need not wait for the NOTIFY. */
+  committed?: (revision: number) => void;
 }
 
 export class Propagation {
@@ -63,9 +65,15 @@ export class Propagation {
     }
   }
 
+  /** 0 turns acknowledgement off: writes answer at COMMIT, without a `propagation` (the bench's baseline). */
+  get enabled(): boolean {
+    return this.opts.timeoutMs > 0;
+  }
+
   /** Waits until every live node applied `revision`, or the timeout; never throws. */
   async await(revision: number): Promise<Propagated> {
     const deadline = Date.now() + this.opts.timeoutMs;
+    this.opts.committed?.(revision);
     let live: Array<{ id: string; applied_revision: number }>;
     try {
       live = await withTimeout(retryOnDeadConnection("node list", () => liveNodes(this.sql, this.opts.nodeTimeoutMs)), Math.max(500, this.opts.timeoutMs), "node list");

@@ -58,7 +58,12 @@ describe("one service's metrics", () => {
       await sleepUntil(() => b.service.deps.feed.revision >= w.body.revision, "b applied its write");
       for (let i = 0; i < 4; i++) await a.call("POST", "/api/v1/access/verify", { body: { gate_id: "NOPE", token: "y".repeat(20) } });
       const scrape = async (s: typeof a) => (await s.call("GET", "/metrics", { token: null })).body as string;
-      const [ma, mb] = [await scrape(a), await scrape(b)];
+      // Request metrics are recorded after the response is sent (onAfterResponse): wait for b's write.
+      const mb = await sleepUntil(async () => {
+        const m = await scrape(b);
+        return m.includes('route="/api/v1/admin/zones"') ? m : null;
+      }, "b's write in its request metrics");
+      const ma = await scrape(a);
       expect(sample(ma, 'portcullis_decisions_total{reason="unknown_token",allow="false"}')).toBe(4);
       expect(sample(mb, 'portcullis_decisions_total{reason="unknown_token",allow="false"}')).toBe(0);
       expect(sample(ma, "portcullis_index_revision")).toBe(a.service.deps.feed.revision);
