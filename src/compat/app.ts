@@ -8,7 +8,7 @@ import type { Deps } from "../deps";
 import { listen } from "../listen";
 import { requestId, sourceAddress } from "../request";
 import { log } from "../log";
-import { awaitWrite } from "../http/propagation";
+import { awaitWrite } from "../nodes/propagation";
 import { tokenAuth } from "./auth";
 import { listDevices, registerDevice, revokeDevice } from "./devices";
 import { asObject, booleanField, charField, detail, DrfError, type Errors, fieldErrors, integerField, nonFieldError, requestData } from "./drf";

@@ -4,18 +4,7 @@
 // `X-Propagation: complete|partial` and, on a JSON object body, `"propagation": {nodes, applied,
 // pending}`. Answers without a body (204) carry the header only.
 import { Elysia } from "elysia";
-import { isComplete, type Propagated, type Propagation } from "../nodes/propagation";
-
-/** Waits for the revision a write route set in X-Revision; null when the route wrote nothing. */
-export async function awaitWrite(propagation: Propagation, set: { headers: Record<string, unknown>; status?: unknown }, method: string): Promise<Propagated | null> {
-  const rev = set.headers["x-revision"];
-  if (rev === undefined || method === "GET" || method === "HEAD" || !propagation.enabled) return null;
-  const status = typeof set.status === "number" ? set.status : 200;
-  if (status >= 300) return null;
-  const p = await propagation.await(Number(rev));
-  set.headers["x-propagation"] = isComplete(p) ? "complete" : "partial";
-  return p;
-}
+import { awaitWrite, type Propagation } from "../nodes/propagation";
 
 export function propagationHook(propagation: Propagation) {
   return new Elysia({ name: "propagation", seed: propagation }).onAfterHandle({ as: "global" }, async ({ set, request, responseValue }) => {

@@ -125,6 +125,20 @@ export class Propagation {
 }
 
 /**
+ * For a transport's response hook (native and compat): waits for the revision a write route put
+ * in X-Revision and sets X-Propagation; null when the answer is no committed write.
+ */
+export async function awaitWrite(propagation: Propagation, set: { headers: Record<string, unknown>; status?: unknown }, method: string): Promise<Propagated | null> {
+  const rev = set.headers["x-revision"];
+  if (rev === undefined || method === "GET" || method === "HEAD" || !propagation.enabled) return null;
+  const status = typeof set.status === "number" ? set.status : 200;
+  if (status >= 300) return null;
+  const p = await propagation.await(Number(rev));
+  set.headers["x-propagation"] = isComplete(p) ? "complete" : "partial";
+  return p;
+}
+
+/**
  * A node's side: announce each applied revision. Coalesced — while one NOTIFY is in flight only
  * the newest revision waits to follow — so a burst of writes costs one round trip at a time.
  */
