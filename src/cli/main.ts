@@ -76,6 +76,7 @@ async function listenForAcks(sql: Sql, url: string, config: ReturnType<typeof lo
       try {
         if (last === 0 || !propagation.enabled) return;
         const p = await propagation.await(last);
+        if (p.nodes === 0) return; // no service running on this database
         console.log(isComplete(p)
           ? `propagation: complete (${p.nodes} of ${p.nodes} live nodes applied revision ${last})`
           : `propagation: partial (${p.applied} of ${p.nodes} live nodes applied revision ${last} within ${config.propagationTimeoutMs} ms; pending: ${p.pending.join(", ") || "unknown"}) — the change is committed`);
