@@ -241,10 +241,14 @@ export function page<T extends TSchema>(item: T, example: unknown) {
   );
 }
 
-/** An object answer plus the `revision` of the write that made it. */
-export function withRevision<T extends TObject>(o: T): TObject<T["properties"] & { revision: typeof Revision }> {
-  const examples = (o as { examples?: object[] }).examples?.map((e) => ({ ...e, revision: 42 }));
-  return t.Object({ ...o.properties, revision: Revision }, examples ? { examples } : {}) as any;
+/** What every write answer adds (src/http/propagation.ts): its revision and how far it propagated. */
+const Written = { revision: Revision, propagation: t.Optional(Propagation) };
+const PROPAGATED = { nodes: 2, applied: 2, pending: [] };
+
+/** An object answer plus the `revision` of the write that made it and its `propagation`. */
+export function withRevision<T extends TObject>(o: T): TObject<T["properties"] & typeof Written> {
+  const examples = (o as { examples?: object[] }).examples?.map((e) => ({ ...e, revision: 42, propagation: PROPAGATED }));
+  return t.Object({ ...o.properties, ...Written }, examples ? { examples } : {}) as any;
 }
 
 const USER_EXAMPLE = { id: EXAMPLE_IDS.user, username: "alice", email: "alice@example.com", display_name: "Alice Smith", active: true, valid_from: null, valid_until: null, ...exampleStamps };
@@ -291,13 +295,13 @@ export const EntityAnswers = {
 
 /** A credential create's answer: the only one that carries the secret. */
 export const CredentialCreated = t.Object(
-  { ...EntityAnswers.credentials.properties, secret: t.String({ description: "the secret, shown this once: only its SHA-256 is stored" }), revision: Revision },
+  { ...EntityAnswers.credentials.properties, secret: t.String({ description: "the secret, shown this once: only its SHA-256 is stored" }), ...Written },
   { examples: [{ ...CREDENTIAL_EXAMPLE, secret: "pcl_Jx2Q7rYb3n0VfWk1tHc9pL4sZa8DgEu6MyRoBiXqTvN", revision: 42 }] },
 );
 
-export const Deleted = t.Object({ id: Str, revision: Revision }, { examples: [{ id: USER_EXAMPLE.id, revision: 42 }] });
+export const Deleted = t.Object({ id: Str, ...Written }, { examples: [{ id: USER_EXAMPLE.id, revision: 42 }] });
 
-export const Membership = t.Object({ group_id: Str, user_id: Str, revision: Revision }, { examples: [{ group_id: GROUP_EXAMPLE.id, user_id: USER_EXAMPLE.id, revision: 42 }] });
+export const Membership = t.Object({ group_id: Str, user_id: Str, ...Written }, { examples: [{ group_id: GROUP_EXAMPLE.id, user_id: USER_EXAMPLE.id, revision: 42 }] });
 export const MemberPage = page(t.Object({ user_id: Str, username: Str, created_at: DateTime }), { user_id: USER_EXAMPLE.id, username: "alice", created_at: EXAMPLE_AT });
 
 export const BatchAnswer = t.Object(
@@ -314,7 +318,7 @@ export const LoginAnswer = t.Object(
 );
 
 export const DeviceRegistered = t.Object(
-  { device_id: Str, token: t.String({ description: "the device's secret, shown this once" }), token_id: Str, revision: Revision },
+  { device_id: Str, token: t.String({ description: "the device's secret, shown this once" }), token_id: Str, ...Written },
   { examples: [{ device_id: "d_0193a1b2c3d4e5f6a7b8c9d0e1f2", token: "pcl_Jx2Q7rYb3n0VfWk1tHc9pL4sZa8DgEu6MyRoBiXqTvN", token_id: "c_0193a1b2c3d4e5f6a7b8c9d0e1f2", revision: 42 }] },
 );
 export const DeviceList = t.Object(
@@ -386,6 +390,8 @@ export const ReadyAnswer = t.Object(
   {
     status: t.Union([t.Literal("ready"), t.Literal("not_ready")]),
     revision: Int({ description: "the revision the index has applied" }),
+    node: t.String({ description: "this process's id in GET /api/v1/admin/nodes" }),
+    data_age_ms: t.Union([t.Number(), t.Null()], { description: "ms since this process last confirmed it had everything Postgres had (null: never yet)" }),
     feed: t.Object({ connected: t.Boolean(), lag_ms: t.Number({ description: "how long the index has been behind a known revision; 0 when caught up" }) }),
     db: t.Object({ reachable: t.Boolean() }),
     events: t.Object({
@@ -394,7 +400,7 @@ export const ReadyAnswer = t.Object(
       unshipped: t.Integer({ description: "decisions journaled but not yet in Postgres" }),
     }),
   },
-  { examples: [{ status: "ready", revision: 57, feed: { connected: true, lag_ms: 0 }, db: { reachable: true }, events: { journal: "ok", journal_bytes: 4096, unshipped: 3 } }] },
+  { examples: [{ status: "ready", revision: 57, node: "gate-host-1-4242-k3x9", data_age_ms: 412, feed: { connected: true, lag_ms: 0 }, db: { reachable: true }, events: { journal: "ok", journal_bytes: 4096, unshipped: 3 } }] },
 );
 export const MetricsText = t.String({ contentMediaType: "text/plain; version=0.0.4", description: "Prometheus text exposition format", examples: ["# HELP portcullis_index_revision …\n"] });
 export const HtmlPage = t.String({ contentMediaType: "text/html", description: "An HTML page", examples: ["<!doctype html>\n<html lang=\"en\">…</html>"] });

@@ -17,7 +17,7 @@ describe("operations", () => {
   test("/readyz reports revision, feed and database", async () => {
     const r = await s.call("GET", "/readyz", { token: null });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ status: "ready", revision: s.service.deps.feed.revision, feed: { connected: true, lag_ms: 0 }, db: { reachable: true }, events: { journal: "ok", journal_bytes: expect.any(Number), unshipped: 0 } });
+    expect(r.body).toEqual({ status: "ready", revision: s.service.deps.feed.revision, node: s.service.deps.nodes.id, data_age_ms: expect.any(Number), feed: { connected: true, lag_ms: 0 }, db: { reachable: true }, events: { journal: "ok", journal_bytes: expect.any(Number), unshipped: 0 } });
   });
 
   test("/metrics lists the catalogue in Prometheus text format", async () => {

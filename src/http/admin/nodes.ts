@@ -34,7 +34,16 @@ export function adminNodeRoutes(deps: Deps) {
         throw mapDbError(e);
       }
     }, {
-      response: { 200: t.Object({ head_revision: t.Integer(), node_timeout_ms: t.Integer(), self: t.String({ description: "the node that answered" }), items: t.Array(Node) }), 401: ErrorBody, 403: ErrorBody },
+      response: {
+        200: t.Object(
+          { head_revision: t.Integer(), node_timeout_ms: t.Integer(), self: t.String({ description: "the node that answered" }), items: t.Array(Node) },
+          { examples: [{ head_revision: 58, node_timeout_ms: 10000, self: "gate-host-1-4242-k3x9", items: [
+            { id: "gate-host-1-4242-k3x9", host: "gate-host-1", pid: 4242, version: "0.1.0", started_at: "2026-01-05T08:00:00.000Z", heartbeat_at: "2026-01-05T08:30:00.000Z", heartbeat_age_ms: 310, applied_revision: 58, lag: 0, data_age_ms: 420, state: "live" },
+            { id: "gate-host-2-977-p0qe", host: "gate-host-2", pid: 977, version: "0.1.0", started_at: "2026-01-05T07:58:00.000Z", heartbeat_at: "2026-01-05T08:29:41.000Z", heartbeat_age_ms: 19310, applied_revision: 51, lag: 7, data_age_ms: 19800, state: "gone" },
+          ] }] },
+        ),
+        401: ErrorBody, 403: ErrorBody,
+      },
       detail: {
         summary: "The serving processes: applied revision, lag, data age, last heartbeat, live or gone",
         description: "Every process that answers verifies (each worker of each host) registers, heartbeats every second and marks itself stopped on a clean stop. A node silent for longer than NODE_TIMEOUT is `gone`: admin writes stop waiting for it. Rows are kept for a day.",
