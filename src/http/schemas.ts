@@ -257,7 +257,7 @@ const ZONE_EXAMPLE = {
   id: EXAMPLE_IDS.zone, name: "hq", parent_id: null, anti_passback: "off", anti_passback_reset: null, max_occupancy: null, state_failure: "closed",
   supervisor_group_id: null, supervisor_schedule_id: null, requires_escort: false, escort_window_s: 60, ...exampleStamps,
 };
-const GATE_EXAMPLE = { id: "GATE_001", name: "HQ main door", zone_id: ZONE_EXAMPLE.id, mode: "normal", unlock_ms: 800, direction: "both", two_person_window_ms: null, requires_pin: false, requires_escort: false, escort_window_s: 60, ...exampleStamps };
+const GATE_EXAMPLE = { id: "GATE_001", name: "HQ main door", zone_id: ZONE_EXAMPLE.id, mode: "normal", unlock_ms: 800, direction: "both", two_person_window_ms: null, requires_pin: false, requires_escort: false, escort_window_s: 60, max_staleness_ms: null, ...exampleStamps };
 const SCHEDULE_EXAMPLE = { id: EXAMPLE_IDS.schedule, name: "office-hours", timezone: "Europe/Berlin", windows: OFFICE_HOURS, ...exampleStamps };
 const GRANT_EXAMPLE = { id: "r_0193a1b2c3d4e5f6a7b8c9d0e1f2", subject: { group_id: GROUP_EXAMPLE.id }, target: { zone_id: ZONE_EXAMPLE.id }, effect: "allow", schedule_id: SCHEDULE_EXAMPLE.id, valid_from: null, valid_until: null, ...exampleStamps };
 const CREDENTIAL_EXAMPLE = { id: "c_0193a1b2c3d4e5f6a7b8c9d0e1f2", user_id: USER_EXAMPLE.id, kind: "card", label: "badge", scopes: [], expires_at: null, valid_from: null, revoked_at: null, has_pin: false, host_user_id: null, ...exampleStamps };
@@ -277,7 +277,8 @@ export const EntityAnswers = {
   }, { examples: [ZONE_EXAMPLE] }),
   gates: t.Object({
     id: Str, name: Str, zone_id: NullableStr, mode: Mode, unlock_ms: t.Integer(), direction: GateFields.direction,
-    two_person_window_ms: NullableInt, requires_pin: t.Boolean(), requires_escort: t.Boolean(), escort_window_s: t.Integer(), ...Stamps,
+    two_person_window_ms: NullableInt, requires_pin: t.Boolean(), requires_escort: t.Boolean(), escort_window_s: t.Integer(),
+    max_staleness_ms: t.Union([t.Integer(), t.Null()], { description: "refuse with stale_index on a node whose data is older (null: no bound)" }), ...Stamps,
   }, { examples: [GATE_EXAMPLE] }),
   schedules: t.Object({ id: Str, name: Str, timezone: Str, windows: t.Array(AnswerWindow), ...Stamps }, { examples: [SCHEDULE_EXAMPLE] }),
   grants: t.Object({
