@@ -4,6 +4,7 @@
 import { api, ApiFailure, setUnauthorizedHandler } from "./api";
 import { fill, h } from "./dom";
 import { auditPage } from "./pages/audit";
+import { nodesPage } from "./pages/nodes";
 import { explainPage } from "./pages/explain";
 import { gatesPage } from "./pages/gates";
 import { grantsPage } from "./pages/grants";
@@ -30,6 +31,7 @@ const PAGES: Array<{ key: string; label: string; page: PageFn }> = [
   { key: "schedules", label: "Schedules", page: schedulesPage },
   { key: "grants", label: "Grants", page: grantsPage },
   { key: "audit", label: "Audit log", page: auditPage },
+  { key: "nodes", label: "Nodes", page: nodesPage },
   { key: "explain", label: "Explain", page: explainPage },
 ];
 

@@ -16,6 +16,7 @@ const SENTENCE: Record<string, string> = {
   unknown_gate: "Denied: there is no gate with this id.",
   gate_disabled: "Denied: the gate is disabled, so it answers as unknown to clients.",
   gate_locked: "Denied: the gate is locked, which denies everyone whatever the grants say.",
+  stale_index: "Denied: the gate has a max_staleness_ms and the deciding node could not confirm its data was that fresh.",
   no_grant: "Denied: no grant in force reaches this user for this gate.",
   denied: "Denied: a deny grant applies, and deny beats allow.",
   outside_schedule: "Denied: a grant would allow it, but its schedule is closed at this time.",

@@ -21,6 +21,7 @@ export const REASON_TEXT: Record<string, string> = {
   unknown_gate: "unknown gate",
   gate_disabled: "gate disabled",
   gate_locked: "gate locked",
+  stale_index: "data too old (stale index)",
   no_grant: "no grant",
   denied: "a deny grant",
   outside_schedule: "outside schedule",
