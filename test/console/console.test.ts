@@ -337,6 +337,14 @@ describe("admin console in Chromium", () => {
     await shot("audit");
   }, 30_000);
 
+  test("the nodes page lists the serving process, live, at the head revision", async () => {
+    await go("#/nodes", "Nodes");
+    const row = page.locator("table.nodes tbody tr", { hasText: "this console's" }).first();
+    await row.waitFor();
+    expect(await row.textContent()).toContain("live");
+    expect(await row.textContent()).toContain("—"); // no lag
+  }, 30_000);
+
   test("groups as a tree; schedules edited in their timezone, errors at the window field", async () => {
     await go("#/groups", "Groups");
     await page.getByRole("button", { name: "Show the subgroups of staff" }).click();
