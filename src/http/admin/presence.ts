@@ -4,7 +4,7 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
 import { presenceService } from "../../state/presence";
 import { adminAuth } from "./auth";
-import { ErrorBody } from "../schemas";
+import { ErrorBody, Propagation } from "../schemas";
 
 const Muster = t.Object({
   zone_id: t.String(),
@@ -41,7 +41,7 @@ const Occupancy = t.Object({
 });
 
 const Forgiven = t.Object(
-  { zone_id: t.String(), user_id: t.String(), revision: t.Integer({ description: "the revision of the audited forgiveness" }) },
+  { zone_id: t.String(), user_id: t.String(), revision: t.Integer({ description: "the revision of the audited forgiveness" }), propagation: t.Optional(Propagation) },
   { examples: [{ zone_id: "z_0193a1b2c3d4e5f6a7b8c9d0e1f2", user_id: "u_0193a1b2c3d4e5f6a7b8c9d0e1f2", revision: 58 }] },
 );
 
