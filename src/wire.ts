@@ -68,3 +68,23 @@ export interface Stats {
   events: { buffered: number; live_watchers: number };
   processes: number;
 }
+
+/** One serving process in GET /api/v1/admin/nodes. */
+export type NodeState = "live" | "gone" | "stopped";
+
+export interface NodeInfo {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  started_at: string;
+  heartbeat_at: string;
+  applied_revision: number;
+  /** Revisions behind the head Postgres holds now. */
+  lag: number;
+  /** Milliseconds since the node last confirmed it had everything Postgres had (null: never). */
+  data_age_ms: number | null;
+  /** Milliseconds since the last heartbeat. */
+  heartbeat_age_ms: number;
+  state: NodeState;
+}

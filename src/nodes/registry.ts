@@ -13,25 +13,9 @@ import { withTimeout } from "../timeout";
 // connection dropped mid-query) must not stop the heartbeats or hang a clean stop.
 const STATEMENT_DEADLINE_MS = 5000;
 import { version } from "../../package.json";
+import type { NodeInfo, NodeState } from "../wire";
 
-export type NodeState = "live" | "gone" | "stopped";
-
-export interface NodeInfo {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  started_at: string;
-  heartbeat_at: string;
-  applied_revision: number;
-  /** Revisions behind the head Postgres holds now. */
-  lag: number;
-  /** Milliseconds since the node last confirmed it had everything Postgres had (null: never). */
-  data_age_ms: number | null;
-  /** Milliseconds since the last heartbeat. */
-  heartbeat_age_ms: number;
-  state: NodeState;
-}
+export type { NodeInfo, NodeState } from "../wire";
 
 export interface Listing {
   head: number;

@@ -5,21 +5,9 @@ import { api, ApiFailure } from "../api";
 import { fill, fmtTime, h } from "../dom";
 import type { Route } from "../main";
 import { humanMessage, section, table } from "../ui";
+import type { NodeInfo } from "../../wire";
 
-interface NodeItem {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  started_at: string;
-  heartbeat_at: string;
-  heartbeat_age_ms: number;
-  applied_revision: number;
-  lag: number;
-  data_age_ms: number | null;
-  state: "live" | "gone" | "stopped";
-}
-interface Nodes { head_revision: number; node_timeout_ms: number; self: string; items: NodeItem[] }
+interface Nodes { head_revision: number; node_timeout_ms: number; self: string; items: NodeInfo[] }
 
 const secs = (ms: number | null) => (ms === null ? "—" : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 
