@@ -1,6 +1,7 @@
 // The HTTP app: plugins, request ids, the one error handler, and the feature modules.
 import { Elysia } from "elysia";
 import { parseDateTime } from "../dates";
+import { mapDbError } from "../db/errors";
 import { ApiError, STATUS } from "../errors";
 import { log } from "../log";
 import { adminCollectionRoutes } from "./admin/collections";
@@ -57,6 +58,7 @@ export function createApp(deps: Deps) {
     .error({ ApiError })
     .onError(({ code, error, set, request, path }) => {
       let e: ApiError;
+      let mapped: unknown;
       if (error instanceof ApiError) e = error;
       else if (code === "VALIDATION" && (error as any).type === "response") {
         // An answer that does not match its documented schema is our bug, never the client's.
@@ -66,6 +68,7 @@ export function createApp(deps: Deps) {
       else if (code === "PARSE" && (error as any).cause instanceof ApiError) e = (error as any).cause; // from jsonBody()
       else if (code === "PARSE") e = new ApiError("invalid_request", "body: not valid JSON", { field: "body" });
       else if (code === "NOT_FOUND") e = new ApiError("not_found", `no route for ${request.method} ${path}`);
+      else if ((mapped = mapDbError(error)) instanceof ApiError) e = mapped; // Postgres gone or refusing, wherever it surfaced: 503/409/400, not a 500
       else {
         log.error("unhandled error", { method: request.method, path, error: String((error as any)?.stack ?? error), request_id: set.headers["x-request-id"] });
         e = new ApiError("internal", "internal error");
