@@ -248,6 +248,30 @@ describe("import-openway", () => {
       await bad.drop();
     }
   });
+
+  test("refuses a token whose secret is another user's credential here, or one of another kind, and imports nothing", async () => {
+    const other = await createDjangoDb();
+    try {
+      const before = await countRows();
+      const user = (id: number, username: string) => other.sql`
+        insert into auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+        values (${id}, '', false, ${username}, '', '', '', false, true, now())`;
+      await user(1, "alice");
+      await user(99, "mallory");
+      // alice's imported DRF key, now Django's token of another user.
+      await other.sql`insert into authtoken_token (key, created, user_id) values (${tokens.get(1)!}, now(), 99)`;
+      await expect(importOpenway(s.db.sql, other.url)).rejects.toThrow(/^1 × a login token whose secret already belongs to another user's credential/);
+      // The same key as a device token of alice's: her credential, but a session one.
+      await other.sql`delete from authtoken_token`;
+      await other.sql`insert into devices_device (id, name, android_device_id, totp_secret, auth_token, is_active, created_at, user_id)
+                      values (50, 'phone', null, '', ${tokens.get(1)!}, true, now(), 1)`;
+      await expect(importOpenway(s.db.sql, other.url)).rejects.toThrow(/^1 × a device token whose secret already belongs .*of another kind/);
+      expect((await s.db.sql`select count(*)::int as n from users where username = 'mallory'`)[0]!.n).toBe(0);
+      expect(await countRows()).toEqual(before);
+    } finally {
+      await other.drop();
+    }
+  });
 });
 
 describe("after the import", () => {
