@@ -20,7 +20,7 @@
 import postgres from "postgres";
 import { importData } from "../src/admin/import";
 import type { ImportData } from "../src/admin/import-fields";
-import { pgArray } from "../src/admin/import-upsert";
+import { pgArray } from "../src/admin/import-sql";
 import { loadConfig } from "../src/config";
 import { createSql, type Sql } from "../src/db/client";
 import { migrate } from "../src/db/migrate";

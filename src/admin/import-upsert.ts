@@ -1,28 +1,14 @@
 // The import's upsert engine: references not in the file checked set-based against Postgres, then
-// one set-based statement per collection (see import.ts for the semantics).
+// one set-based statement per collection (see import.ts for the semantics). The SQL it shares with
+// the openway import (compat/openway-import/) is in import-sql.ts.
 import type { ScheduleWindow } from "../index/types";
 import { type Tx } from "./tx";
+import { addMemberships, type Counts, foreignCredentials, pgArray, upserted } from "./import-sql";
 import { IMPORT_COLLECTIONS, type ImportCollection, type Row, rowError } from "./import-fields";
 import { iso, type Part, type Plan } from "./import-validate";
 
 // ---------------------------------------------------------------------------------------------
-// SQL helpers
-
-/** A Postgres array literal of text (NULL for null/undefined): sent as one text parameter and
- *  cast in SQL (`::text[]`, `::timestamptz[]`, `::bool[]` …). Independent of postgres.js's array
- *  type inference, which needs the array type oids fetched first. */
-export function pgArray(xs: ArrayLike<unknown>): string {
-  const parts = new Array<string>(xs.length);
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i];
-    if (x === null || x === undefined) parts[i] = "NULL";
-    else {
-      const s = String(x);
-      parts[i] = /[\\"]/.test(s) ? `"${s.replace(/[\\"]/g, "\\$&")}"` : `"${s}"`;
-    }
-  }
-  return `{${parts.join(",")}}`;
-}
+// Row helpers
 
 /** Bit i of the result is set when key i is present (not undefined) in the row. */
 function presence(r: Row, keys: string[]): number {
@@ -122,23 +108,14 @@ export async function checkMergedWindows(
 /** An import never moves a credential to another user or changes its kind. */
 export async function checkCredentialOwners(tx: Tx, part: Part | undefined, hashes: string[]): Promise<void> {
   if (!part || part.rows.length === 0) return;
-  const [bad] = await tx`
-    select s.ord, u.username <> s.username as other_user
-    from unnest(${pgArray(hashes)}::text[], ${pgArray(part.rows.map((r) => r.username))}::text[],
-                ${pgArray(part.rows.map((r) => r.kind))}::text[]) with ordinality as s(h, username, kind, ord)
-    join credentials c on c.secret_hash = s.h join users u on u.id = c.user_id
-    where u.username <> s.username or c.kind <> s.kind
-    order by s.ord limit 1`;
+  const bad = await foreignCredentials(tx, hashes, part.rows.map((r) => r.username), "username", part.rows.map((r) => r.kind));
   if (bad) {
-    const i = Number(bad.ord) - 1;
-    throw rowError(part.c, part.rowNo(i), "secret", bad.other_user ? "already belongs to another user's credential" : "already belongs to a credential of another kind", "conflict");
+    throw rowError(part.c, part.rowNo(bad.index), "secret", bad.otherUser ? "already belongs to another user's credential" : "already belongs to a credential of another kind", "conflict");
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The upserts, one collection at a time, in dependency order
-
-export type Counts = { inserted: number; updated: number };
 
 export async function upsertUsers(tx: Tx, part: Part, hashes: (string | null | undefined)[]): Promise<Counts> {
   const rows = part.rows;
@@ -147,35 +124,32 @@ export async function upsertUsers(tx: Tx, part: Part, hashes: (string | null | u
   const mask = rows.map((r, i) => (presence(r, keys) & ~4) | (hashes[i] !== undefined ? 4 : 0));
   // m: each row merged with the stored one (absent key = stored value); only new or changed rows
   // reach the insert, so unchanged rows are neither locked nor written.
-  const [c] = await tx`
-    with ins as (
-      insert into users as t (username, email, display_name, password_hash, active, valid_from, valid_until)
-      select m.username, m.email, m.display_name, m.password_hash, m.active, m.valid_from, m.valid_until
-      from (
-        select s.username, e.id as old_id,
-               case when s.m & 1 <> 0 then s.email else e.email end as email,
-               case when s.m & 2 <> 0 then s.display_name else e.display_name end as display_name,
-               case when s.m & 4 <> 0 then s.password_hash else e.password_hash end as password_hash,
-               case when s.m & 8 <> 0 then s.active else coalesce(e.active, true) end as active,
-               case when s.m & 16 <> 0 then s.valid_from else e.valid_from end as valid_from,
-               case when s.m & 32 <> 0 then s.valid_until else e.valid_until end as valid_until,
-               e.email as o_email, e.display_name as o_display_name, e.password_hash as o_password_hash,
-               e.active as o_active, e.valid_from as o_valid_from, e.valid_until as o_valid_until
-        from unnest(${pgArray(col(rows, (r) => r.username))}::text[], ${pgArray(col(rows, (r) => r.email))}::text[],
-                    ${pgArray(col(rows, (r) => r.display_name))}::text[], ${pgArray(hashes)}::text[],
-                    ${pgArray(col(rows, (r) => r.active))}::bool[], ${pgArray(col(rows, (r) => iso(r.valid_from)))}::timestamptz[],
-                    ${pgArray(col(rows, (r) => iso(r.valid_until)))}::timestamptz[], ${pgArray(mask)}::int4[])
-             as s(username, email, display_name, password_hash, active, valid_from, valid_until, m)
-        left join users e on e.username = s.username) m
-      where m.old_id is null
-         or (m.email, m.display_name, m.password_hash, m.active, m.valid_from, m.valid_until)
-            is distinct from (m.o_email, m.o_display_name, m.o_password_hash, m.o_active, m.o_valid_from, m.o_valid_until)
-      on conflict (username) do update
-        set email = excluded.email, display_name = excluded.display_name, password_hash = excluded.password_hash,
-            active = excluded.active, valid_from = excluded.valid_from, valid_until = excluded.valid_until, updated_at = now()
-      returning xmax = 0 as inserted)
-    select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from ins`;
-  return c as unknown as Counts;
+  return upserted(tx, tx`
+    insert into users as t (username, email, display_name, password_hash, active, valid_from, valid_until)
+    select m.username, m.email, m.display_name, m.password_hash, m.active, m.valid_from, m.valid_until
+    from (
+      select s.username, e.id as old_id,
+             case when s.m & 1 <> 0 then s.email else e.email end as email,
+             case when s.m & 2 <> 0 then s.display_name else e.display_name end as display_name,
+             case when s.m & 4 <> 0 then s.password_hash else e.password_hash end as password_hash,
+             case when s.m & 8 <> 0 then s.active else coalesce(e.active, true) end as active,
+             case when s.m & 16 <> 0 then s.valid_from else e.valid_from end as valid_from,
+             case when s.m & 32 <> 0 then s.valid_until else e.valid_until end as valid_until,
+             e.email as o_email, e.display_name as o_display_name, e.password_hash as o_password_hash,
+             e.active as o_active, e.valid_from as o_valid_from, e.valid_until as o_valid_until
+      from unnest(${pgArray(col(rows, (r) => r.username))}::text[], ${pgArray(col(rows, (r) => r.email))}::text[],
+                  ${pgArray(col(rows, (r) => r.display_name))}::text[], ${pgArray(hashes)}::text[],
+                  ${pgArray(col(rows, (r) => r.active))}::bool[], ${pgArray(col(rows, (r) => iso(r.valid_from)))}::timestamptz[],
+                  ${pgArray(col(rows, (r) => iso(r.valid_until)))}::timestamptz[], ${pgArray(mask)}::int4[])
+           as s(username, email, display_name, password_hash, active, valid_from, valid_until, m)
+      left join users e on e.username = s.username) m
+    where m.old_id is null
+       or (m.email, m.display_name, m.password_hash, m.active, m.valid_from, m.valid_until)
+          is distinct from (m.o_email, m.o_display_name, m.o_password_hash, m.o_active, m.o_valid_from, m.o_valid_until)
+    on conflict (username) do update
+      set email = excluded.email, display_name = excluded.display_name, password_hash = excluded.password_hash,
+          active = excluded.active, valid_from = excluded.valid_from, valid_until = excluded.valid_until, updated_at = now()
+    returning xmax = 0 as inserted`);
 }
 
 export async function upsertGroups(tx: Tx, part: Part): Promise<Counts> {
@@ -219,18 +193,10 @@ async function checkGroupCycles(tx: Tx, part: Part, ids: string[]): Promise<void
 
 export async function upsertMemberships(tx: Tx, part: Part): Promise<Counts> {
   const rows = part.rows;
-  // The anti-join skips stored memberships cheaply; `on conflict` covers a concurrent insert.
-  const [c] = await tx`
-    with ins as (
-      insert into memberships (group_id, user_id)
-      select g.id, u.id
-      from unnest(${pgArray(col(rows, (r) => r.group))}::text[], ${pgArray(col(rows, (r) => r.username))}::text[]) as s(grp, username)
-      join groups g on g.name = s.grp join users u on u.username = s.username
-      where not exists (select 1 from memberships x where x.group_id = g.id and x.user_id = u.id)
-      on conflict (group_id, user_id) do nothing
-      returning 1)
-    select count(*)::int as inserted, 0 as updated from ins`;
-  return c as unknown as Counts;
+  return addMemberships(tx, tx`
+    select g.id as group_id, u.id as user_id
+    from unnest(${pgArray(col(rows, (r) => r.group))}::text[], ${pgArray(col(rows, (r) => r.username))}::text[]) as s(grp, username)
+    join groups g on g.name = s.grp join users u on u.username = s.username`);
 }
 
 export async function upsertZones(tx: Tx, part: Part): Promise<Counts> {
@@ -242,45 +208,40 @@ export async function upsertZones(tx: Tx, part: Part): Promise<Counts> {
   return c as unknown as Counts;
 }
 
-export async function upsertGates(tx: Tx, part: Part): Promise<Counts> {
-  const rows = part.rows;
+/** Gates by id; a key absent from a row (zone, mode, unlock_ms) keeps the stored value (the
+ *  openway import gives only id and name). */
+export async function upsertGates(tx: Tx, rows: Row[]): Promise<Counts> {
   const mask = rows.map((r) => presence(r, ["zone", "mode", "unlock_ms"]));
   // Defaults for new gates ('normal', 800) are the schema's column defaults.
-  const [c] = await tx`
-    with ins as (
-      insert into gates as t (id, name, zone_id, mode, unlock_ms)
-      select m.id, m.name, m.zone_id, m.mode, m.unlock_ms
-      from (
-        select s.id, s.name, e.id as old_id,
-               case when s.m & 1 <> 0 then z.id else e.zone_id end as zone_id,
-               case when s.m & 2 <> 0 then s.mode else coalesce(e.mode, 'normal') end as mode,
-               case when s.m & 4 <> 0 then s.unlock_ms else coalesce(e.unlock_ms, 800) end as unlock_ms,
-               e.name as o_name, e.zone_id as o_zone_id, e.mode as o_mode, e.unlock_ms as o_unlock_ms
-        from unnest(${pgArray(col(rows, (r) => r.id))}::text[], ${pgArray(col(rows, (r) => r.name))}::text[],
-                    ${pgArray(col(rows, (r) => r.zone))}::text[], ${pgArray(col(rows, (r) => r.mode))}::text[],
-                    ${pgArray(col(rows, (r) => r.unlock_ms))}::int4[], ${pgArray(mask)}::int4[]) as s(id, name, zone, mode, unlock_ms, m)
-        left join zones z on z.name = s.zone
-        left join gates e on e.id = s.id) m
-      where m.old_id is null or (m.name, m.zone_id, m.mode, m.unlock_ms) is distinct from (m.o_name, m.o_zone_id, m.o_mode, m.o_unlock_ms)
-      on conflict (id) do update
-        set name = excluded.name, zone_id = excluded.zone_id, mode = excluded.mode, unlock_ms = excluded.unlock_ms, updated_at = now()
-      returning xmax = 0 as inserted)
-    select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from ins`;
-  return c as unknown as Counts;
+  return upserted(tx, tx`
+    insert into gates as t (id, name, zone_id, mode, unlock_ms)
+    select m.id, m.name, m.zone_id, m.mode, m.unlock_ms
+    from (
+      select s.id, s.name, e.id as old_id,
+             case when s.m & 1 <> 0 then z.id else e.zone_id end as zone_id,
+             case when s.m & 2 <> 0 then s.mode else coalesce(e.mode, 'normal') end as mode,
+             case when s.m & 4 <> 0 then s.unlock_ms else coalesce(e.unlock_ms, 800) end as unlock_ms,
+             e.name as o_name, e.zone_id as o_zone_id, e.mode as o_mode, e.unlock_ms as o_unlock_ms
+      from unnest(${pgArray(col(rows, (r) => r.id))}::text[], ${pgArray(col(rows, (r) => r.name))}::text[],
+                  ${pgArray(col(rows, (r) => r.zone))}::text[], ${pgArray(col(rows, (r) => r.mode))}::text[],
+                  ${pgArray(col(rows, (r) => r.unlock_ms))}::int4[], ${pgArray(mask)}::int4[]) as s(id, name, zone, mode, unlock_ms, m)
+      left join zones z on z.name = s.zone
+      left join gates e on e.id = s.id) m
+    where m.old_id is null or (m.name, m.zone_id, m.mode, m.unlock_ms) is distinct from (m.o_name, m.o_zone_id, m.o_mode, m.o_unlock_ms)
+    on conflict (id) do update
+      set name = excluded.name, zone_id = excluded.zone_id, mode = excluded.mode, unlock_ms = excluded.unlock_ms, updated_at = now()
+    returning xmax = 0 as inserted`);
 }
 
 export async function upsertSchedules(tx: Tx, part: Part): Promise<Counts> {
   const rows = part.rows;
   const windows = rows.map((r) => JSON.stringify((r.windows as ScheduleWindow[]).map((w) => ({ days: [...new Set(w.days)].sort(), start: w.start, end: w.end }))));
-  const [c] = await tx`
-    with ins as (
-      insert into schedules as t (name, timezone, windows)
-      select * from unnest(${pgArray(col(rows, (r) => r.name))}::text[], ${pgArray(col(rows, (r) => r.timezone))}::text[], ${pgArray(windows)}::jsonb[])
-      on conflict (name) do update set timezone = excluded.timezone, windows = excluded.windows, updated_at = now()
-        where (t.timezone, t.windows) is distinct from (excluded.timezone, excluded.windows)
-      returning xmax = 0 as inserted)
-    select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from ins`;
-  return c as unknown as Counts;
+  return upserted(tx, tx`
+    insert into schedules as t (name, timezone, windows)
+    select * from unnest(${pgArray(col(rows, (r) => r.name))}::text[], ${pgArray(col(rows, (r) => r.timezone))}::text[], ${pgArray(windows)}::jsonb[])
+    on conflict (name) do update set timezone = excluded.timezone, windows = excluded.windows, updated_at = now()
+      where (t.timezone, t.windows) is distinct from (excluded.timezone, excluded.windows)
+    returning xmax = 0 as inserted`);
 }
 
 export async function upsertGrants(tx: Tx, part: Part): Promise<Counts> {
@@ -327,28 +288,25 @@ export async function upsertCredentials(tx: Tx, part: Part, hashes: string[]): P
   const scopes = col(rows, (r) => (r.scopes === undefined ? null : [...new Set(r.scopes as string[])].sort().join(" ")));
   // user_id and kind of a stored credential equal the row's (checkCredentialOwners); revoked_at
   // is never touched.
-  const [c] = await tx`
-    with ins as (
-      insert into credentials as t (user_id, kind, label, scopes, secret_hash, expires_at, valid_from)
-      select m.user_id, m.kind, m.label, m.scopes, m.secret_hash, m.expires_at, m.valid_from
-      from (
-        select u.id as user_id, s.kind, s.secret_hash, e.id as old_id,
-               case when s.m & 1 <> 0 then s.label else e.label end as label,
-               case when s.m & 2 <> 0 then string_to_array(s.scopes, ' ') else coalesce(e.scopes, '{}') end as scopes,
-               case when s.m & 4 <> 0 then s.expires_at else e.expires_at end as expires_at,
-               case when s.m & 8 <> 0 then s.valid_from else e.valid_from end as valid_from,
-               e.label as o_label, e.scopes as o_scopes, e.expires_at as o_expires_at, e.valid_from as o_valid_from
-        from unnest(${pgArray(col(rows, (r) => r.username))}::text[], ${pgArray(col(rows, (r) => r.kind))}::text[],
-                    ${pgArray(col(rows, (r) => r.label))}::text[], ${pgArray(scopes)}::text[], ${pgArray(hashes)}::text[],
-                    ${pgArray(col(rows, (r) => iso(r.expires_at)))}::timestamptz[], ${pgArray(col(rows, (r) => iso(r.valid_from)))}::timestamptz[],
-                    ${pgArray(mask)}::int4[]) as s(username, kind, label, scopes, secret_hash, expires_at, valid_from, m)
-        join users u on u.username = s.username
-        left join credentials e on e.secret_hash = s.secret_hash) m
-      where m.old_id is null
-         or (m.label, m.scopes, m.expires_at, m.valid_from) is distinct from (m.o_label, m.o_scopes, m.o_expires_at, m.o_valid_from)
-      on conflict (secret_hash) do update
-        set label = excluded.label, scopes = excluded.scopes, expires_at = excluded.expires_at, valid_from = excluded.valid_from, updated_at = now()
-      returning xmax = 0 as inserted)
-    select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from ins`;
-  return c as unknown as Counts;
+  return upserted(tx, tx`
+    insert into credentials as t (user_id, kind, label, scopes, secret_hash, expires_at, valid_from)
+    select m.user_id, m.kind, m.label, m.scopes, m.secret_hash, m.expires_at, m.valid_from
+    from (
+      select u.id as user_id, s.kind, s.secret_hash, e.id as old_id,
+             case when s.m & 1 <> 0 then s.label else e.label end as label,
+             case when s.m & 2 <> 0 then string_to_array(s.scopes, ' ') else coalesce(e.scopes, '{}') end as scopes,
+             case when s.m & 4 <> 0 then s.expires_at else e.expires_at end as expires_at,
+             case when s.m & 8 <> 0 then s.valid_from else e.valid_from end as valid_from,
+             e.label as o_label, e.scopes as o_scopes, e.expires_at as o_expires_at, e.valid_from as o_valid_from
+      from unnest(${pgArray(col(rows, (r) => r.username))}::text[], ${pgArray(col(rows, (r) => r.kind))}::text[],
+                  ${pgArray(col(rows, (r) => r.label))}::text[], ${pgArray(scopes)}::text[], ${pgArray(hashes)}::text[],
+                  ${pgArray(col(rows, (r) => iso(r.expires_at)))}::timestamptz[], ${pgArray(col(rows, (r) => iso(r.valid_from)))}::timestamptz[],
+                  ${pgArray(mask)}::int4[]) as s(username, kind, label, scopes, secret_hash, expires_at, valid_from, m)
+      join users u on u.username = s.username
+      left join credentials e on e.secret_hash = s.secret_hash) m
+    where m.old_id is null
+       or (m.label, m.scopes, m.expires_at, m.valid_from) is distinct from (m.o_label, m.o_scopes, m.o_expires_at, m.o_valid_from)
+    on conflict (secret_hash) do update
+      set label = excluded.label, scopes = excluded.scopes, expires_at = excluded.expires_at, valid_from = excluded.valid_from, updated_at = now()
+    returning xmax = 0 as inserted`);
 }

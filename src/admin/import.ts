@@ -35,14 +35,15 @@
 //   - An import adds and updates, it never deletes: rows (and memberships) not in the file stay.
 //
 // The parts: import-fields.ts (collections and fields), import-validate.ts (the checks in memory),
-// import-csv.ts (CSV to rows), import-upsert.ts (references and upserts); this file hashes the
-// passwords and runs it all in one transaction.
+// import-csv.ts (CSV to rows), import-upsert.ts (references and upserts), import-sql.ts (the SQL
+// shared with the openway import); this file hashes the passwords and runs it all in one transaction.
 import type { Sql } from "../db/client";
 import { type Actor, write, type Written } from "./tx";
 import { mapDbError } from "../db/errors";
 import { IMPORT_COLLECTIONS, type ImportCollection, type ImportProgress, type ImportResult, importDbError, type RowNumbers } from "./import-fields";
 import { type Part, type Plan, validateImport } from "./import-validate";
-import { checkCredentialOwners, checkMergedWindows, checkReferences, type Counts, pgArray, upsertCredentials, upsertGates, upsertGrants, upsertGroups, upsertMemberships, upsertSchedules, upsertUsers, upsertZones } from "./import-upsert";
+import { type Counts, pgArray } from "./import-sql";
+import { checkCredentialOwners, checkMergedWindows, checkReferences, upsertCredentials, upsertGates, upsertGrants, upsertGroups, upsertMemberships, upsertSchedules, upsertUsers, upsertZones } from "./import-upsert";
 
 // ---------------------------------------------------------------------------------------------
 // Passwords
@@ -122,7 +123,7 @@ export async function importData(sql: Sql, actor: Actor, data: unknown, rowNumbe
     await run("users", (p) => upsertUsers(tx, p, plan.passwordHashes));
     await run("groups", (p) => upsertGroups(tx, p));
     await run("zones", (p) => upsertZones(tx, p));
-    await run("gates", (p) => upsertGates(tx, p));
+    await run("gates", (p) => upsertGates(tx, p.rows));
     await run("schedules", (p) => upsertSchedules(tx, p));
     await run("memberships", (p) => upsertMemberships(tx, p));
     await run("grants", (p) => upsertGrants(tx, p));

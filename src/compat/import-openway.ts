@@ -44,7 +44,7 @@
 // naming them, rather than leave gates behind that clients would then find unknown.
 import postgres from "postgres";
 import type { Sql } from "../db/client";
-import { pgArray } from "../admin/import-upsert";
+import { pgArray } from "../admin/import-sql";
 import { type Tx, write } from "../admin/tx";
 import { hashSecret } from "../tokens";
 import { DEVICE_NAME, tokenPreview } from "./devices";
