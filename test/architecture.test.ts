@@ -27,6 +27,7 @@ const RULES: Rule[] = [
   { from: SERVICES, forbid: TRANSPORTS, why: "services know no transport (HTTP or the compat port)" },
   { from: ["db/"], forbid: [...TRANSPORTS, "elysia"], why: "infrastructure knows no transport" },
   { from: ["compat/"], forbid: ["http/"], why: "compat shares neutral modules with the native API, never http internals" },
+  { from: ["admin/import-sql"], forbid: ["admin/import-fields", "admin/import-validate", "admin/import-upsert", "compat/"], why: "the SQL both imports share knows neither import's rows" },
   { from: ["console/"], forbid: ["admin/", "db/", "events/", "feed/", "http/", "index/", "ratelimit/", "state/", "verify/", "compat/"], why: "the console is browser code: it shares only wire types (src/wire.ts)" },
 ];
 
