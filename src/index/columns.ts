@@ -12,9 +12,13 @@ export function grown<T extends IntArray>(a: T, n: number, fill = 0): T {
   return b;
 }
 
-/** Capacity for `need` entries with headroom, so in-place updates seldom have to copy. */
+/**
+ * Capacity for `need` entries with a little headroom (1/64), so a few in-place updates after a
+ * build do not copy a column; growth past it is by half (see the callers), so a burst of
+ * additions copies seldom.
+ */
 export function roomFor(need: number): number {
-  return Math.max(16, need + (need >> 4) + 1024);
+  return Math.max(16, need + (need >> 6) + 1024);
 }
 
 export interface ListPoolParts {
@@ -68,6 +72,12 @@ export class ListPool {
 
   parts(): ListPoolParts {
     return { start: this.start, len: this.len, data: this.data, used: this.used, garbage: this.garbage };
+  }
+
+  /** Drops the data's headroom beyond 1/64 (after a build that sized it by a guess). */
+  trim(): void {
+    const size = roomFor(this.used);
+    if (size < this.data.length) this.data = this.data.slice(0, size);
   }
 
   ensureOwners(n: number): void {
@@ -162,5 +172,71 @@ export class TextColumn {
     this.off[row] = this.used;
     this.len[row] = n;
     this.used += n;
+  }
+}
+
+export interface BoundsPoolParts {
+  data: Float64Array;
+  used: number;
+  garbage: number;
+}
+
+/**
+ * Validity intervals [from, until) shared by users, grants and credentials: most rows have none
+ * (both ends open), so a row keeps a 4-byte index into this pool instead of two Float64s, and
+ * index 0 is the open interval (-Infinity, +Infinity). A change appends a new pair; the old one
+ * is garbage until the next full build.
+ */
+export class BoundsPool {
+  data: Float64Array;
+  used: number;
+  garbage: number;
+
+  constructor(p: BoundsPoolParts) {
+    this.data = p.data;
+    this.used = p.used;
+    this.garbage = p.garbage;
+  }
+
+  static empty(pairs = 64): BoundsPool {
+    const data = new Float64Array(Math.max(2, pairs) * 2);
+    data[0] = -Infinity;
+    data[1] = Infinity;
+    return new BoundsPool({ data, used: 1, garbage: 0 });
+  }
+
+  parts(): BoundsPoolParts {
+    return { data: this.data, used: this.used, garbage: this.garbage };
+  }
+
+  from(i: number): number {
+    return this.data[2 * i]!;
+  }
+
+  until(i: number): number {
+    return this.data[2 * i + 1]!;
+  }
+
+  /** The index of [from, until): 0 when both ends are open. */
+  add(from: number, until: number): number {
+    if (from === -Infinity && until === Infinity) return 0;
+    if (2 * this.used + 2 > this.data.length) this.data = grown(this.data, 2 * (this.used + 1 + (this.used >> 1)));
+    const i = this.used++;
+    this.data[2 * i] = from;
+    this.data[2 * i + 1] = until;
+    return i;
+  }
+
+  /** Replaces a row's pair `old` by [from, until): the row's new index (the same when unchanged). */
+  replace(old: number, from: number, until: number): number {
+    if (old !== 0 && this.data[2 * old] === from && this.data[2 * old + 1] === until) return old;
+    if (old !== 0) this.garbage++;
+    return this.add(from, until);
+  }
+
+  /** Drops the headroom (after a build). */
+  trim(): void {
+    const size = 2 * roomFor(this.used);
+    if (size < this.data.length) this.data = this.data.slice(0, size);
   }
 }

@@ -10,7 +10,8 @@
 // mid-update: JavaScript is single-threaded); the garbage they leave is dropped by the next full
 // build. `toParts()`/`fromParts()` move a built index between threads as transferable buffers.
 import { TzClock } from "./clock";
-import { grown, ListPool, type ListPoolParts, roomFor, TextColumn, type TextColumnParts } from "./columns";
+import { BoundsPool, type BoundsPoolParts, grown, ListPool, type ListPoolParts, roomFor, TextColumn, type TextColumnParts } from "./columns";
+import { DigestTable, type DigestTableParts } from "./digest-table";
 import { KeyTable, type KeyTableParts } from "./key-table";
 import { CompiledSchedule } from "./schedule";
 import type {
@@ -74,15 +75,13 @@ class Names {
 /** Everything an index is, as transferable buffers plus the small tables' plain records. */
 export interface IndexParts {
   revision: number;
-  users: { ids: KeyTableParts; flags: Uint8Array; from: Float64Array; until: Float64Array; names: TextColumnParts; count: number };
+  /** Validity intervals of users, grants and credentials (a row's `bounds` indexes it; 0: open). */
+  bounds: BoundsPoolParts;
+  users: { ids: KeyTableParts; flags: Uint8Array; bounds: Uint32Array; names: TextColumnParts; count: number };
   grants: {
-    ids: KeyTableParts; flags: Uint8Array; subject: Int32Array; target: Int32Array; schedule: Int32Array;
-    from: Float64Array; until: Float64Array; count: number;
+    ids: KeyTableParts; flags: Uint8Array; subject: Int32Array; target: Int32Array; schedule: Int32Array; bounds: Uint32Array; count: number;
   };
-  credentials: {
-    ids: KeyTableParts; bits: Uint8Array; user: Int32Array; expires: Float64Array; from: Float64Array; hash: Int32Array;
-    digests: KeyTableParts; digestCred: Int32Array;
-  };
+  credentials: { ids: KeyTableParts; bits: Uint8Array; user: Int32Array; bounds: Uint32Array; digests: DigestTableParts };
   lists: { userOwn: ListPoolParts; userGroups: ListPoolParts; groupOwn: ListPoolParts; closures: ListPoolParts };
   small: {
     groups: GroupRec[]; zones: ZoneRec[]; gates: GateRec[]; schedules: ScheduleRec[];
@@ -104,7 +103,7 @@ export function transferables(parts: IndexParts): ArrayBuffer[] {
     if (ArrayBuffer.isView(v)) out.add(v.buffer as ArrayBuffer);
     else if (v !== null && typeof v === "object" && !Array.isArray(v)) for (const x of Object.values(v)) walk(x);
   };
-  walk({ users: parts.users, grants: parts.grants, credentials: parts.credentials, lists: parts.lists });
+  walk({ bounds: parts.bounds, users: parts.users, grants: parts.grants, credentials: parts.credentials, lists: parts.lists });
   return [...out];
 }
 
@@ -150,11 +149,12 @@ export class PermissionIndex {
   /** Bumped by every change of a gate or zone: what src/state/ compiles its rule table from. */
   layoutVersion = 0;
 
+  /** Validity intervals; rows hold an index into it (0: no bounds, the common case). */
+  private bounds: BoundsPool;
   // ---- users (interned ids; columns by user number) ----
   private userIds: KeyTable;
   private userFlags: Uint8Array;
-  private userFrom: Float64Array;
-  private userUntil: Float64Array;
+  private userBounds: Uint32Array;
   private userNames: TextColumn;
   private userCount: number;
   // ---- grants ----
@@ -164,20 +164,16 @@ export class PermissionIndex {
   /** Gate number × 2, zone number × 2 + 1, or -1. */
   private grantTarget: Int32Array;
   private grantSchedule: Int32Array;
-  private grantFrom: Float64Array;
-  private grantUntil: Float64Array;
+  private grantBounds: Uint32Array;
   private grantCount: number;
   // ---- credentials ----
   private credIds: KeyTable;
   private credBits: Uint8Array;
   private credUser: Int32Array;
-  private credExpires: Float64Array;
-  private credFrom: Float64Array;
-  /** The digest entry the credential was stored under (-1: none). */
-  private credHash: Int32Array;
+  /** [validFrom, expiresAt) */
+  private credBounds: Uint32Array;
   /** SHA-256 hex of the secret → credential number: the one lookup a verify starts with. */
-  private digests: KeyTable;
-  private digestCred: Int32Array;
+  private digests: DigestTable;
   // ---- lists ----
   /** A user's own grants, in the order they were added. */
   private userOwn: ListPool;
@@ -206,10 +202,10 @@ export class PermissionIndex {
     const p = parts ?? emptyParts();
     this.revision = p.revision;
     const u = p.users, g = p.grants, c = p.credentials, l = p.lists, s = p.small;
+    this.bounds = new BoundsPool(p.bounds);
     this.userIds = new KeyTable(u.ids);
     this.userFlags = u.flags;
-    this.userFrom = u.from;
-    this.userUntil = u.until;
+    this.userBounds = u.bounds;
     this.userNames = new TextColumn(u.names);
     this.userCount = u.count;
     this.grantIds = new KeyTable(g.ids);
@@ -217,17 +213,13 @@ export class PermissionIndex {
     this.grantSubject = g.subject;
     this.grantTarget = g.target;
     this.grantSchedule = g.schedule;
-    this.grantFrom = g.from;
-    this.grantUntil = g.until;
+    this.grantBounds = g.bounds;
     this.grantCount = g.count;
     this.credIds = new KeyTable(c.ids);
     this.credBits = c.bits;
     this.credUser = c.user;
-    this.credExpires = c.expires;
-    this.credFrom = c.from;
-    this.credHash = c.hash;
-    this.digests = new KeyTable(c.digests);
-    this.digestCred = c.digestCred;
+    this.credBounds = c.bounds;
+    this.digests = new DigestTable(c.digests);
     this.userOwn = new ListPool(l.userOwn);
     this.userGroups = new ListPool(l.userGroups);
     this.groupOwn = new ListPool(l.groupOwn);
@@ -252,18 +244,13 @@ export class PermissionIndex {
   toParts(): IndexParts {
     return {
       revision: this.revision,
-      users: {
-        ids: this.userIds.parts(), flags: this.userFlags, from: this.userFrom, until: this.userUntil,
-        names: this.userNames.parts(), count: this.userCount,
-      },
+      bounds: this.bounds.parts(),
+      users: { ids: this.userIds.parts(), flags: this.userFlags, bounds: this.userBounds, names: this.userNames.parts(), count: this.userCount },
       grants: {
         ids: this.grantIds.parts(), flags: this.grantFlags, subject: this.grantSubject, target: this.grantTarget,
-        schedule: this.grantSchedule, from: this.grantFrom, until: this.grantUntil, count: this.grantCount,
+        schedule: this.grantSchedule, bounds: this.grantBounds, count: this.grantCount,
       },
-      credentials: {
-        ids: this.credIds.parts(), bits: this.credBits, user: this.credUser, expires: this.credExpires, from: this.credFrom,
-        hash: this.credHash, digests: this.digests.parts(), digestCred: this.digestCred,
-      },
+      credentials: { ids: this.credIds.parts(), bits: this.credBits, user: this.credUser, bounds: this.credBounds, digests: this.digests.parts() },
       lists: {
         userOwn: this.userOwn.parts(), userGroups: this.userGroups.parts(), groupOwn: this.groupOwn.parts(),
         closures: this.closures.parts(),
@@ -302,8 +289,7 @@ export class PermissionIndex {
    * the token — fail closed.
    */
   decide(secretHash: string, gateId: string, now: number, dataAgeMs = 0): Decision {
-    const e = this.digests.find(secretHash);
-    const c = e < 0 ? -1 : this.digestCred[e]!;
+    const c = this.digests.find(secretHash);
     if (dataAgeMs > 0) {
       const bound = this.gates.get(gateId)?.maxStalenessMs;
       if (bound != null && dataAgeMs > bound) return c < 0 ? STALE_UNKNOWN_TOKEN : this.refusedRow("stale_index", c);
@@ -312,8 +298,11 @@ export class PermissionIndex {
     const bits = this.credBits[c]!;
     const user = this.credUser[c]!;
     if ((bits & C_REVOKED) !== 0) return this.refusedRow("revoked_token", c);
-    if (now >= this.credExpires[c]!) return this.refusedRow("expired_token", c);
-    if (now < this.credFrom[c]!) return this.refusedRow("not_yet_valid", c);
+    const b = this.credBounds[c]!;
+    if (b !== 0) {
+      if (now >= this.bounds.until(b)) return this.refusedRow("expired_token", c);
+      if (now < this.bounds.from(b)) return this.refusedRow("not_yet_valid", c);
+    }
     const r = this.outcome(user, gateId, now);
     if (r < 0) return this.refusedRow(REFUSAL[r]!, c);
     return {
@@ -350,9 +339,9 @@ export class PermissionIndex {
   /** Past the credential checks: the user, the gate, then the strongest grant state. */
   private outcome(u: number, gateId: string, now: number): number {
     if (u < 0 || u >= this.userCount) return INACTIVE;
-    if ((this.userFlags[u]! & (U_PRESENT | U_ACTIVE)) !== (U_PRESENT | U_ACTIVE) || now < this.userFrom[u]! || now >= this.userUntil[u]!) {
-      return INACTIVE;
-    }
+    if ((this.userFlags[u]! & (U_PRESENT | U_ACTIVE)) !== (U_PRESENT | U_ACTIVE)) return INACTIVE;
+    const b = this.userBounds[u]!;
+    if (b !== 0 && (now < this.bounds.from(b) || now >= this.bounds.until(b))) return INACTIVE;
     const gate = this.gateSlots.get(gateId);
     if (gate === undefined) return UNKNOWN_GATE;
     const mode = gate.rec.mode;
@@ -405,7 +394,8 @@ export class PermissionIndex {
 
   /** 3 a deny in force, 2 an allow in force, 1 an allow closed by its schedule, 0 nothing. */
   private grantState(g: number, now: number): number {
-    if (now < this.grantFrom[g]! || now >= this.grantUntil[g]!) return 0;
+    const b = this.grantBounds[g]!;
+    if (b !== 0 && (now < this.bounds.from(b) || now >= this.bounds.until(b))) return 0;
     const s = this.grantSchedule[g]!;
     // A grant whose schedule is gone is closed: failing shut is the safe side for allows,
     // and a deny that cannot be evaluated must not block on a guess either.
@@ -485,22 +475,14 @@ export class PermissionIndex {
   // move from one credential to another, in whatever order the rows come.
   private applyCredentials(rows: Array<[string, CredentialRec | null]>): void {
     if (rows.length === 0) return;
-    const released: number[] = [];
     for (const [id] of rows) {
       this.credentialRules.delete(id);
       const c = this.credIds.find(id);
       if (c < 0 || (this.credBits[c]! & C_PRESENT) === 0) continue;
-      const e = this.credHash[c]!;
-      if (e >= 0 && this.digestCred[e] === c) {
-        this.digestCred[e] = -1;
-        released.push(e);
-      }
+      this.digests.remove(c);
       this.credBits[c] = 0;
-      this.credHash[c] = -1;
     }
     for (const [, rec] of rows) if (rec) this.putCredential(rec);
-    // Digests no credential took back are forgotten.
-    for (const e of released) if (this.digestCred[e] === -1) this.digests.delete(this.digests.key(e));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -509,11 +491,10 @@ export class PermissionIndex {
   /** SHA-256 hex of the secret → credential. */
   get credentialsByHash(): ReadonlyMapLike<string, CredentialRec> {
     return view(
-      () => this.digests.live,
+      () => this.digests.size,
       () => this.credentialRows(true),
       (h) => {
-        const e = this.digests.find(h);
-        const c = e < 0 ? -1 : this.digestCred[e]!;
+        const c = this.digests.find(h);
         return c < 0 ? undefined : this.credentialRec(c);
       },
     );
@@ -672,7 +653,7 @@ export class PermissionIndex {
   counts(): Record<string, number> {
     return {
       users: this.userCountPresent(), groups: this.groups.size, zones: this.zones.size, gates: this.gates.size,
-      schedules: this.schedules.size, grants: this.grantCountPresent(), credentials: this.digests.live,
+      schedules: this.schedules.size, grants: this.grantCountPresent(), credentials: this.digests.size,
     };
   }
 
@@ -687,7 +668,8 @@ export class PermissionIndex {
   garbageRatio(): number {
     const lists = [this.userOwn, this.userGroups, this.groupOwn, this.closures];
     // (The floor keeps small indexes, where a few updates are a large share, from rebuilding often.)
-    let used = this.digests.count + 65_536, garbage = this.digests.garbage;
+    let used = this.credIds.count + this.bounds.used + 65_536;
+    let garbage = this.credIds.garbage + this.digests.tombstones + this.bounds.garbage;
     for (const l of lists) {
       used += l.used;
       garbage += l.garbage;
@@ -716,22 +698,18 @@ export class PermissionIndex {
 
   private *credentialRows(byHash: boolean): Generator<[string, CredentialRec]> {
     if (byHash) {
-      for (let e = 0; e < this.digests.count; e++) {
-        const c = this.digestCred[e]!;
-        if (c >= 0 && this.credHash[c] === e) yield [this.digests.key(e), this.credentialRec(c)];
-      }
+      for (let c = 0; c < this.credIds.count; c++) if (this.digests.has(c)) yield [this.digests.hashOf(c), this.credentialRec(c)];
     } else {
       for (let c = 0; c < this.credIds.count; c++) if ((this.credBits[c]! & C_PRESENT) !== 0) yield [this.credIds.key(c), this.credentialRec(c)];
     }
   }
 
   private credentialRec(c: number): CredentialRec {
-    const bits = this.credBits[c]!;
-    const e = this.credHash[c]!;
+    const bits = this.credBits[c]!, b = this.credBounds[c]!;
     return {
       id: this.credIds.key(c), userId: this.userIds.key(this.credUser[c]!), kind: KINDS[bits & 7]!,
-      scopes: SCOPE_LISTS[(bits >> C_SCOPE_SHIFT) & 3]!, secretHash: e < 0 ? "" : this.digests.key(e),
-      expiresAt: this.credExpires[c]!, validFrom: this.credFrom[c]!, revoked: (bits & C_REVOKED) !== 0,
+      scopes: SCOPE_LISTS[(bits >> C_SCOPE_SHIFT) & 3]!, secretHash: this.digests.hashOf(c),
+      expiresAt: this.bounds.until(b), validFrom: this.bounds.from(b), revoked: (bits & C_REVOKED) !== 0,
       deviceRevoked: (bits & C_DEVICE_REVOKED) !== 0, ...this.credentialRules.get(this.credIds.key(c)),
     };
   }
@@ -739,7 +717,7 @@ export class PermissionIndex {
   private userRec(u: number): UserRec {
     return {
       id: this.userIds.key(u), username: this.userNames.get(u), active: (this.userFlags[u]! & U_ACTIVE) !== 0,
-      validFrom: this.userFrom[u]!, validUntil: this.userUntil[u]!,
+      validFrom: this.bounds.from(this.userBounds[u]!), validUntil: this.bounds.until(this.userBounds[u]!),
     };
   }
 
@@ -753,7 +731,7 @@ export class PermissionIndex {
       targetZoneId: t !== NO_TARGET && (t & 1) === 1 ? this.zoneNames.ids[t >> 1]! : null,
       effect: (f & G_DENY) !== 0 ? "deny" : "allow",
       scheduleId: s === NO_SCHEDULE ? null : this.scheduleNames.ids[s]!,
-      validFrom: this.grantFrom[g]!, validUntil: this.grantUntil[g]!,
+      validFrom: this.bounds.from(this.grantBounds[g]!), validUntil: this.bounds.until(this.grantBounds[g]!),
     };
   }
 
@@ -777,10 +755,9 @@ export class PermissionIndex {
     const n = this.userIds.count;
     this.userCount = Math.max(this.userCount, n);
     if (n <= this.userFlags.length) return;
-    const cap = roomFor(n);
+    const cap = roomFor(n + (n >> 1));
     this.userFlags = grown(this.userFlags, cap);
-    this.userFrom = grown(this.userFrom, cap);
-    this.userUntil = grown(this.userUntil, cap);
+    this.userBounds = grown(this.userBounds, cap);
     this.userOwn.ensureOwners(cap);
     this.userGroups.ensureOwners(cap);
   }
@@ -789,8 +766,7 @@ export class PermissionIndex {
     const u = this.userIds.intern(rec.id);
     this.ensureUsers();
     this.userFlags[u] = U_PRESENT | (rec.active ? U_ACTIVE : 0);
-    this.userFrom[u] = rec.validFrom;
-    this.userUntil[u] = rec.validUntil;
+    this.userBounds[u] = this.bounds.replace(this.userBounds[u]!, rec.validFrom, rec.validUntil);
     this.userNames.set(u, rec.username);
   }
 
@@ -846,8 +822,7 @@ export class PermissionIndex {
     this.grantTarget[g] = r.targetGateId !== null ? this.gateNames.intern(r.targetGateId) * 2
       : r.targetZoneId !== null ? this.zoneNames.intern(r.targetZoneId) * 2 + 1 : NO_TARGET;
     this.grantSchedule[g] = r.scheduleId === null ? NO_SCHEDULE : this.scheduleNames.intern(r.scheduleId);
-    this.grantFrom[g] = r.validFrom;
-    this.grantUntil[g] = r.validUntil;
+    this.grantBounds[g] = this.bounds.replace(this.grantBounds[g]!, r.validFrom, r.validUntil);
     return g;
   }
 
@@ -868,12 +843,12 @@ export class PermissionIndex {
   private putCredential(c: CredentialRec): void {
     if (c.pinHash || c.hostUserId) this.credentialRules.set(c.id, { pinHash: c.pinHash ?? null, hostUserId: c.hostUserId ?? null });
     const n = this.credIds.intern(c.id);
-    this.credUser[n] = this.userIds.intern(c.userId);
+    const u = this.userIds.intern(c.userId);
     this.roomForCredential(n);
+    this.credUser[n] = u;
     this.credBits[n] = credBits(c);
-    this.credExpires[n] = c.expiresAt;
-    this.credFrom[n] = c.validFrom;
-    this.mapDigest(n, this.digests.intern(c.secretHash));
+    this.credBounds[n] = this.bounds.replace(this.credBounds[n]!, c.validFrom, c.expiresAt);
+    this.digests.set(n, c.secretHash);
   }
 
   private markSubject(g: number, groups: Set<string>): void {
@@ -926,7 +901,7 @@ export class PermissionIndex {
     for (const [g, u] of s.memberships) c.member(ix.userIds.intern(u), ix.groupNames.intern(g));
     for (const cr of s.credentials) ix.putCredential(cr);
     c.finish(ix);
-    for (const t of [ix.userIds, ix.grantIds, ix.credIds, ix.digests, ix.userNames]) t.trim();
+    for (const t of [ix.userIds, ix.grantIds, ix.credIds, ix.userNames, ix.bounds]) t.trim();
   }
 
   /** @internal For Collect. */
@@ -942,6 +917,7 @@ export class PermissionIndex {
     for (const [k, l] of c.byGroup) ix.groupOwn.set(k, l);
     ix.closures = ListPool.empty(groups, roomFor(groupGrants * 4));
     for (const id of ix.groups.keys()) ix.compileClosure(id);
+    ix.closures.trim();
   }
 
   /** @internal */
@@ -951,36 +927,24 @@ export class PermissionIndex {
 
   private roomForGrant(g: number): void {
     if (g >= this.grantFlags.length) {
-      const cap = roomFor(g + 1 + (g >> 2));
+      const cap = roomFor(g + 1 + (g >> 1));
       this.grantFlags = grown(this.grantFlags, cap);
       this.grantSubject = grown(this.grantSubject, cap);
       this.grantTarget = grown(this.grantTarget, cap);
       this.grantSchedule = grown(this.grantSchedule, cap);
-      this.grantFrom = grown(this.grantFrom, cap);
-      this.grantUntil = grown(this.grantUntil, cap);
+      this.grantBounds = grown(this.grantBounds, cap);
     }
     this.grantCount = Math.max(this.grantCount, g + 1);
   }
 
   private roomForCredential(n: number): void {
     if (n >= this.credBits.length) {
-      const cap = roomFor(n + 1 + (n >> 2));
+      const cap = roomFor(n + 1 + (n >> 1));
       this.credBits = grown(this.credBits, cap);
       this.credUser = grown(this.credUser, cap);
-      this.credExpires = grown(this.credExpires, cap);
-      this.credFrom = grown(this.credFrom, cap);
-      this.credHash = grown(this.credHash, cap, -1);
+      this.credBounds = grown(this.credBounds, cap);
     }
     this.ensureUsers();
-  }
-
-  /** Points digest entry `e` at credential `n` (a hash taken from another credential moves). */
-  private mapDigest(n: number, e: number): void {
-    if (e >= this.digestCred.length) this.digestCred = grown(this.digestCred, roomFor(e + 1 + (e >> 2)), -1);
-    const prev = this.digestCred[e]!;
-    if (prev >= 0 && prev !== n && this.credHash[prev] === e) this.credHash[prev] = -1;
-    this.digestCred[e] = n;
-    this.credHash[n] = e;
   }
 }
 
@@ -1030,15 +994,13 @@ function emptyParts(): IndexParts {
   const lists = () => ListPool.empty(16, 16).parts();
   return {
     revision: 0,
-    users: { ids: keys(), flags: new Uint8Array(16), from: new Float64Array(16), until: new Float64Array(16), names: TextColumn.empty(16, 64).parts(), count: 0 },
+    bounds: BoundsPool.empty().parts(),
+    users: { ids: keys(), flags: new Uint8Array(16), bounds: new Uint32Array(16), names: TextColumn.empty(16, 64).parts(), count: 0 },
     grants: {
       ids: keys(), flags: new Uint8Array(16), subject: new Int32Array(16), target: new Int32Array(16), schedule: new Int32Array(16),
-      from: new Float64Array(16), until: new Float64Array(16), count: 0,
+      bounds: new Uint32Array(16), count: 0,
     },
-    credentials: {
-      ids: keys(), bits: new Uint8Array(16), user: new Int32Array(16), expires: new Float64Array(16), from: new Float64Array(16),
-      hash: new Int32Array(16).fill(-1), digests: keys(), digestCred: new Int32Array(16).fill(-1),
-    },
+    credentials: { ids: keys(), bits: new Uint8Array(16), user: new Int32Array(16), bounds: new Uint32Array(16), digests: DigestTable.create(16).parts() },
     lists: { userOwn: lists(), userGroups: lists(), groupOwn: lists(), closures: lists() },
     small: { groups: [], zones: [], gates: [], schedules: [], groupIds: [], zoneIds: [], gateIds: [], scheduleIds: [] },
   };
@@ -1047,20 +1009,19 @@ function emptyParts(): IndexParts {
 /** Sized for the snapshot up front, so the build does not copy columns as it grows. */
 function sizedParts(n: { users: number; grants: number; credentials: number }): IndexParts {
   const p = emptyParts();
-  // Ids are up to ~32 bytes (the arenas are trimmed after the build); digests are packed to 32.
+  // Ids take ~6–16 bytes encoded (the arenas are trimmed after the build).
   const users = roomFor(n.users + (n.users >> 4)), grants = roomFor(n.grants), creds = roomFor(n.credentials);
   p.users = {
-    ids: KeyTable.create(users, 32).parts(), flags: new Uint8Array(users), from: new Float64Array(users), until: new Float64Array(users),
+    ids: KeyTable.create(users, 24).parts(), flags: new Uint8Array(users), bounds: new Uint32Array(users),
     names: TextColumn.empty(users, users * 16).parts(), count: 0,
   };
   p.grants = {
-    ids: KeyTable.create(grants, 32).parts(), flags: new Uint8Array(grants), subject: new Int32Array(grants), target: new Int32Array(grants),
-    schedule: new Int32Array(grants), from: new Float64Array(grants), until: new Float64Array(grants), count: 0,
+    ids: KeyTable.create(grants, 24).parts(), flags: new Uint8Array(grants), subject: new Int32Array(grants), target: new Int32Array(grants),
+    schedule: new Int32Array(grants), bounds: new Uint32Array(grants), count: 0,
   };
   p.credentials = {
-    ids: KeyTable.create(creds, 32).parts(), bits: new Uint8Array(creds), user: new Int32Array(creds), expires: new Float64Array(creds),
-    from: new Float64Array(creds), hash: new Int32Array(creds).fill(-1), digests: KeyTable.create(creds, 32).parts(),
-    digestCred: new Int32Array(creds).fill(-1),
+    ids: KeyTable.create(creds, 24).parts(), bits: new Uint8Array(creds), user: new Int32Array(creds), bounds: new Uint32Array(creds),
+    digests: DigestTable.create(creds).parts(),
   };
   return p;
 }
