@@ -209,9 +209,9 @@ export interface Spawned {
   listeners: Array<(line: string) => void>;
 }
 
-/** Spawns a long-lived child; its output is echoed with a prefix (unless quiet) and kept (the last lines) for errors. */
-export function spawnChild(name: string, cmd: string[], env: Record<string, string>, opts: { quiet?: boolean } = {}): Spawned {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/** Spawns a long-lived child (in ROOT unless `cwd`); its output is echoed with a prefix (unless quiet) and kept (the last lines) for errors. */
+export function spawnChild(name: string, cmd: string[], env: Record<string, string>, opts: { quiet?: boolean; cwd?: string } = {}): Spawned {
+  const proc = Bun.spawn(cmd, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   children.add(proc);
   const out: string[] = [];
   const listeners: Array<(line: string) => void> = [];
