@@ -16,6 +16,7 @@ import type { Decision } from "../index/types";
 import { isConnectionError } from "../db/errors";
 import { ApiError } from "../errors";
 import { log } from "../log";
+import { eventId } from "./event-id";
 import { type Chunk, type EventLog, Journal, MemoryJournal, encodeRecord, HEADER_BYTES, recordBound } from "./journal";
 import { LiveEvents } from "./live";
 
@@ -94,6 +95,9 @@ function isoTime(ms: number): string {
 
 /** The columns of an event's COPY line, in order. */
 const COLUMNS = "id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id";
+
+/** The last five columns of an event without state (zone, direction, flags, peer event, peer user). */
+const NO_EXTRA = "\t\\N\t\\N\t\\N\t\\N\t\\N\n";
 
 /** One event as a line of COPY text: the journal record's payload and what COPY is sent. */
 const lineOf = (e: AccessEvent) =>
@@ -212,29 +216,34 @@ export class EventWriter {
 
   /** The verify path's one call: the decision (reason rate_limited too) becomes an event with an id made now. */
   record(d: Pick<Decision, "allow" | "userId" | "credentialId" | "credentialKind"> & { reason: string }, gateId: string, revision: number, at: number, extra?: EventExtra): void {
-    const e: AccessEvent = {
-      id: extra?.id ?? Bun.randomUUIDv7(), at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null,
-      isDevice: d.credentialKind === "device", allow: d.allow, reason: d.reason, revision,
-    };
     if (extra !== undefined) {
-      e.zoneId = extra.zoneId;
-      e.direction = extra.direction;
-      e.flags = extra.flags;
-      e.peerEventId = extra.peerEventId;
-      e.peerUserId = extra.peerUserId;
+      this.push({
+        id: extra.id, at, gateId, userId: d.userId ?? null, credentialId: d.credentialId ?? null, isDevice: d.credentialKind === "device",
+        allow: d.allow, reason: d.reason, revision, zoneId: extra.zoneId, direction: extra.direction, flags: extra.flags,
+        peerEventId: extra.peerEventId, peerUserId: extra.peerUserId,
+      });
+      return;
     }
-    this.push(e);
+    // Every verify passes here: its COPY line straight from the decision (what lineOf makes of
+    // the same event, without an event object in between).
+    this.pushLine(
+      `${eventId(at)}\t${isoTime(at)}\t${copyText(gateId)}\t${d.userId ?? "\\N"}\t${d.credentialId ?? "\\N"}\t${d.allow ? "t" : "f"}\t${d.reason}\t${revision}${NO_EXTRA}`,
+      d.credentialKind === "device",
+    );
   }
 
   push(e: AccessEvent): void {
-    const line = lineOf(e);
+    this.pushLine(lineOf(e), e.isDevice);
+  }
+
+  private pushLine(line: string, isDevice: boolean): void {
     const need = this.tickLen + recordBound(line.length);
     if (need > this.tick.length) {
       const grown = Buffer.allocUnsafe(Math.max(need, this.tick.length * 2));
       this.tick.copy(grown, 0, 0, this.tickLen);
       this.tick = grown;
     }
-    this.tickLen = encodeRecord(this.tick, this.tickLen, line, e.isDevice);
+    this.tickLen = encodeRecord(this.tick, this.tickLen, line, isDevice);
     this.tickCount++;
     if (!this.tickScheduled) {
       this.tickScheduled = true;

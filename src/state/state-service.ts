@@ -14,6 +14,7 @@
 //    own that the others do not see.
 import type { Config } from "../config";
 import { createSql, type Sql } from "../db/client";
+import { eventId } from "../events/event-id";
 import type { EventExtra } from "../events/event-writer";
 import type { PermissionIndex } from "../index/permission-index";
 import type { CredentialRec, Decision, Reason } from "../index/types";
@@ -153,7 +154,7 @@ export class StateService {
    * by its timeout; at once when the store is known to be down). Never throws.
    */
   async decide(ix: PermissionIndex, d: Decision, r: GateRules, pin: string | undefined, now: number): Promise<StatefulResult> {
-    const extra: EventExtra = { id: Bun.randomUUIDv7(), zoneId: r.zone?.id ?? null, direction: null, flags: null, peerEventId: null, peerUserId: null };
+    const extra: EventExtra = { id: eventId(now), zoneId: r.zone?.id ?? null, direction: null, flags: null, peerEventId: null, peerUserId: null };
     const cred = d.credentialId !== undefined ? ix.credentialsById.get(d.credentialId) : undefined;
     if (cred === undefined) return { decision: d, extra, store: "ok" };
     const refuse = (reason: Reason): Decision => ({ ...d, allow: false, reason, unlockMs: 0 });

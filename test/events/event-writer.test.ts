@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSql, type Sql } from "../../src/db/client";
 import { type AccessEvent, EventWriter, type EventWriterOptions } from "../../src/events/event-writer";
-import { encodeRecord, Journal } from "../../src/events/journal";
+import { encodeRecord, Journal, parseRecords } from "../../src/events/journal";
 import { createTestDb, sleepUntil, type TestDb } from "../setup";
 import { TcpProxy } from "../tcp-proxy";
 
@@ -242,5 +242,43 @@ describe("journal reader", () => {
     const j = Journal.adopt(dir, { segmentBytes: 1 << 20, maxBytes: 1 << 30 })!;
     expect(j.read(1 << 20)!.count).toBe(2);
     j.close();
+  });
+});
+
+describe("the verify path's record()", () => {
+  test("writes the same COPY line as push() of the same event, with a fresh UUIDv7 id; stateful events keep theirs", async () => {
+    const root = journalRoot();
+    const w = writer(db.sql, root);
+    const at = Date.UTC(2026, 11, 4, 18, 0, 1, 7);
+    const base = { allow: true, reason: "granted", userId: "u_1", credentialId: "c_1", credentialKind: "card" as const };
+    w.record(base, "R1\ttab", 42, at);
+    w.record({ ...base, allow: false, reason: "unknown_token", userId: undefined, credentialId: undefined, credentialKind: undefined }, "R1", 43, at + 1);
+    w.record({ ...base, credentialKind: "device" }, "R1 ✓", 44, at + 2);
+    const extra = { id: "0190a8b0-0000-7000-8000-000000000001", zoneId: "z_1", direction: "in" as const, flags: ["anti_passback_soft"], peerEventId: null, peerUserId: null };
+    w.record(base, "R1", 45, at + 3, extra);
+    await w.after(null);
+    const seg = join(root, "0", segments(join(root, "0"))[0]!);
+    const recs = parseRecords(Buffer.from(await Bun.file(seg).arrayBuffer()));
+    expect(recs.count).toBe(4);
+    const lines = recs.copy.toString("utf8").split("\n").slice(0, 4).map((l) => l.split("\t"));
+    const uuid7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    for (const l of lines.slice(0, 3)) expect(l[0]).toMatch(uuid7);
+    expect(lines[0]!.slice(1)).toEqual(["2026-12-04T18:00:01.007Z", "R1\\ttab", "u_1", "c_1", "t", "granted", "42", "\\N", "\\N", "\\N", "\\N", "\\N"]);
+    expect(lines[1]!.slice(1)).toEqual(["2026-12-04T18:00:01.008Z", "R1", "\\N", "\\N", "f", "unknown_token", "43", "\\N", "\\N", "\\N", "\\N", "\\N"]);
+    expect(lines[2]!.slice(1)).toEqual(["2026-12-04T18:00:01.009Z", "R1 ✓", "u_1", "c_1", "t", "granted", "44", "\\N", "\\N", "\\N", "\\N", "\\N"]);
+    expect(lines[3]).toEqual([extra.id, "2026-12-04T18:00:01.010Z", "R1", "u_1", "c_1", "t", "granted", "45", "z_1", "in", "{anti_passback_soft}", "\\N", "\\N"]);
+    expect(recs.devices.length).toBe(1); // the device credential's event advances its last_seen_at
+    // push() of the same event gives the same line.
+    const w2 = writer(db.sql, journalRoot());
+    const root2 = (w2 as any).journal.dir as string;
+    w2.push({ id: lines[0]![0]!, at, gateId: "R1\ttab", userId: "u_1", credentialId: "c_1", isDevice: false, allow: true, reason: "granted", revision: 42 });
+    await w2.after(null);
+    const seg2 = join(root2, segments(root2)[0]!);
+    expect(parseRecords(Buffer.from(await Bun.file(seg2).arrayBuffer())).copy.toString("utf8")).toBe(recs.copy.toString("utf8").split("\n")[0] + "\n");
+    // In Postgres: four events — the pushed one is the first again (same id and time), stored once.
+    await sleepUntil(() => w.depth === 0 && w2.depth === 0, "both shipped");
+    expect((await db.sql`select count(*)::int as n from access_events where gate_id like 'R1%'`)[0]!.n).toBe(4);
+    expect(await w.stop()).toBe(true);
+    expect(await w2.stop()).toBe(true);
   });
 });
