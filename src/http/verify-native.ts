@@ -12,7 +12,7 @@ import { requestId } from "../request";
 import type { Outcome } from "../verify/verify";
 import { canonicalUrl } from "../listen";
 import { VerifyBody } from "./schemas";
-import { limitedBody, limitedHeaders, verifyAnswer } from "./verify";
+import { limitedBody, limitedHeaders, verifyAnswerText } from "./verify";
 
 const MAX_BODY = 4096;
 const ROUTE = "/api/v1/access/verify";
@@ -31,7 +31,7 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     if (o.refusal !== null) {
       res = new Response(JSON.stringify(limitedBody(o, o.refusal)), { status: 429, headers: { "content-type": JSON_TYPE, "x-request-id": id, ...limitedHeaders(o.refusal) } });
     } else {
-      res = new Response(JSON.stringify(verifyAnswer(o)), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
+      res = new Response(verifyAnswerText(o), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
     }
     if (observeRequest) observeRequest("POST", ROUTE, res.status, (performance.now() - t0) / 1000);
     return res;
@@ -47,6 +47,8 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     return res;
   };
 
+  // One async function and two awaits a request (the body, then this tick's journal write inside
+  // the verify's promise): no closures, no promise chained onto another.
   return async (req: Request): Promise<Response> => {
     const t0 = performance.now();
     const declared = req.headers.get("content-length");
@@ -63,6 +65,13 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     }
     const id = requestId(req.headers.get("x-request-id"));
     const o = body.pin === undefined ? verify(body.token, body.gate_id) : verify(body.token, body.gate_id, { pin: body.pin });
-    return o instanceof Promise ? o.then((x) => respond(x, id, t0), (e) => failed(e, id, t0)) : respond(o, id, t0);
+    if (!(o instanceof Promise)) return respond(o, id, t0);
+    let x: Outcome;
+    try {
+      x = await o;
+    } catch (e) {
+      return failed(e, id, t0);
+    }
+    return respond(x, id, t0);
   };
 }
