@@ -10,11 +10,11 @@
 //     payload the event as one line of COPY text (what the shipper sends to Postgres unchanged)
 // so a record torn by a crash mid-write fails its length or checksum and the reader stops at the
 // last whole record. The shipper's position (segment, offset) is the durable watermark, a small
-// file replaced atomically; segments wholly behind it are deleted. A start appends to a new
+// file rewritten in place with one fixed-width write; segments wholly behind it are deleted. A start appends to a new
 // segment, never after a possibly torn tail, and ships everything past the watermark — possibly
 // again, which is harmless: every event keeps the id it got at decision time and a batch that
 // Postgres already holds is written idempotently.
-import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { type DirLock, tryLockDir } from "./lock";
 
@@ -109,6 +109,8 @@ export class Journal implements EventLog {
   private readonly segments = new Map<number, number>();
   private cursor = { seq: 0, offset: 0 };
   private readFd: { seq: number; fd: number } | null = null;
+  /** The watermark file, kept open: it is rewritten after every shipped batch. */
+  private markFd = -1;
   private synced = true;
   private tornLogged = new Set<number>();
   bytes = 0;
@@ -260,7 +262,7 @@ export class Journal implements EventLog {
 
   advance(chunk: Chunk): void {
     this.cursor = { seq: chunk.seq, offset: chunk.start + chunk.end };
-    writeWatermark(this.dir, this.cursor);
+    this.writeMark();
   }
 
   /** True when everything written has been shipped (a drained adopted journal can be removed). */
@@ -279,6 +281,8 @@ export class Journal implements EventLog {
   }
 
   close(): void {
+    if (this.markFd >= 0) closeSync(this.markFd);
+    this.markFd = -1;
     if (this.readFd) closeSync(this.readFd.fd);
     this.readFd = null;
     if (this.fd >= 0) closeSync(this.fd);
@@ -296,8 +300,21 @@ export class Journal implements EventLog {
   private moveTo(seq: number): void {
     const prev = this.cursor.seq;
     this.cursor = { seq, offset: 0 };
-    writeWatermark(this.dir, this.cursor);
+    this.writeMark();
     for (const s of [...this.segments.keys()]) if (s < seq && s <= prev) this.deleteSegment(s);
+  }
+
+  /**
+   * The ship position, rewritten in place: one pwrite(2) of a fixed-width line at offset 0 (a
+   * temporary file renamed over the old one cost ~1 ms a batch on overlay filesystems — 5 % of the
+   * server's CPU at 50 batches a second). A crash leaves the old line or the new one: the line is
+   * written whole by one call, always the same length, so it never leaves a mix of the two.
+   */
+  private writeMark(): void {
+    if (this.markFd < 0) this.markFd = openSync(join(this.dir, "shipped"), existsSync(join(this.dir, "shipped")) ? "r+" : "w");
+    const line = Buffer.from(watermarkLine(this.cursor));
+    let done = 0;
+    while (done < line.length) done += writeSync(this.markFd, line, done, line.length - done, done);
   }
 
   private readerFd(seq: number): number {
@@ -358,11 +375,12 @@ function readWatermark(dir: string): { seq: number; offset: number } | null {
   }
 }
 
-/** Written to a temporary file and renamed over the old one: a crash leaves the old or the new. */
-function writeWatermark(dir: string, at: { seq: number; offset: number }): void {
-  const tmp = join(dir, "shipped.tmp");
-  writeFileSync(tmp, `${at.seq} ${at.offset}\n`);
-  renameSync(tmp, join(dir, "shipped"));
+/**
+ * "<seq> <offset>\n", zero-padded to a fixed width (what readWatermark reads, and versions that
+ * wrote it by renaming a temporary file read too), so each rewrite covers the whole previous one.
+ */
+function watermarkLine(at: { seq: number; offset: number }): string {
+  return `${String(at.seq).padStart(12, "0")} ${String(at.offset).padStart(16, "0")}\n`;
 }
 
 /**

@@ -282,3 +282,26 @@ describe("the verify path's record()", () => {
     expect(await w2.stop()).toBe(true);
   });
 });
+
+describe("the journal's watermark", () => {
+  test("is rewritten in place, fixed width, over an earlier version's; a restart reads it and ships nothing again", async () => {
+    const root = journalRoot();
+    const w = writer(db.sql, root);
+    for (let i = 0; i < 20; i++) w.push(event("WM1"));
+    await w.stop();
+    const mark = join(root, "0", "shipped");
+    const text = await Bun.file(mark).text();
+    expect(text).toMatch(/^\d{12} \d{16}\n$/);
+    const [seq, offset] = text.trim().split(" ").map(Number);
+    expect(offset).toBeGreaterThan(20 * 80);
+    // An earlier version's watermark (shorter, not padded) is read, then overwritten whole.
+    writeFileSync(mark, `${seq} ${offset}\n`);
+    const again = writer(db.sql, root);
+    again.start();
+    for (let i = 0; i < 5; i++) again.push(event("WM1"));
+    await again.stop();
+    expect(again.replayed).toBe(0);
+    expect(await count("WM1")).toEqual({ n: 25, d: 25 });
+    expect(await Bun.file(mark).text()).toMatch(/^\d{12} \d{16}\n$/);
+  });
+});
