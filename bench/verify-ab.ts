@@ -4,12 +4,14 @@
 //
 //   git archive <commit> | tar -x -C /tmp/pcl-base && ln -s "$PWD/node_modules" /tmp/pcl-base/
 //   BENCH_TREES=base=/tmp/pcl-base,new=. BENCH_ROUNDS=5 BENCH_DURATION=5s bun bench/verify-ab.ts
+//   BENCH_TREES='new=.,slow-flush=.?EVENT_FLUSH_MS=100' …   (a server's own settings after "?")
 //
 // The graph is bench/graph.ts's (small by default: 20k credentials); every server is pinned to
 // core 0 and wrk to core 1, as in bench/verify.ts, whose compareThroughput does the measuring.
 // Each tree's server runs from its own directory with its own event journal. The figure is
-// requests per second of server CPU (steady when other load takes CPU), per tree ÷ bare; the
-// spread is the lowest and highest round, each round's ratio against that round's bare run.
+// requests per second of server CPU (steady when other load takes CPU), per tree ÷ bare and ÷ the
+// first tree; the spread is the lowest and highest round, each round's ratio against the other's
+// run of the same round.
 //
 // BENCH_PROFILE=1: instead, each tree's server runs under `bun --cpu-prof` for one wrk run of
 // BENCH_DURATION and is stopped; the profiles are summarised (bench/profile-summary.ts) and kept
@@ -28,14 +30,18 @@ import { compareThroughput, type Target } from "./verify";
 interface Tree {
   name: string;
   dir: string;
+  /** Extra environment of its server (`name=dir?EVENT_FLUSH_MS=100&HTTP_METRICS=0`). */
+  env: Record<string, string>;
 }
 
 function treesFromEnv(): Tree[] {
   const raw = process.env.BENCH_TREES || `this=${ROOT}`;
   return raw.split(",").map((x) => {
-    const [name, dir] = x.split("=");
-    if (!name || !dir) throw new Error(`BENCH_TREES: expected name=dir,…, got ${JSON.stringify(x)}`);
-    return { name, dir: resolve(dir) };
+    const eq = x.indexOf("=");
+    const [dir, query] = x.slice(eq + 1).split("?");
+    const name = x.slice(0, eq);
+    if (eq < 1 || !dir) throw new Error(`BENCH_TREES: expected name=dir[?VAR=value&…],…, got ${JSON.stringify(x)}`);
+    return { name, dir: resolve(dir), env: Object.fromEntries(new URLSearchParams(query ?? "")) };
   });
 }
 
@@ -64,7 +70,7 @@ async function main(): Promise<void> {
     const port = freePort();
     const s = spawnChild(t.name, ["taskset", "-c", serverCore, process.execPath, ...extra, "src/main.ts"], {
       DATABASE_URL: url, WORKERS: "1", PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", DEMO_DATA: "0",
-      EVENT_JOURNAL_DIR: join(tmp, `journal-${t.name}`),
+      EVENT_JOURNAL_DIR: join(tmp, `journal-${t.name}`), ...t.env,
     }, { cwd: t.dir });
     const base = `http://127.0.0.1:${port}`;
     await waitReady(t.name, s, base + "/readyz", settings.readyTimeoutS * 1000);
@@ -87,7 +93,7 @@ async function main(): Promise<void> {
   if (profile) {
     mkdirSync(RESULTS_DIR, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    for (const t of [{ name: "bare", dir: ROOT }, ...trees]) {
+    for (const t of [{ name: "bare", dir: ROOT, env: {} }, ...trees]) {
       const dir = join(tmp, `prof-${t.name}`);
       const flags = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
       const { s, base } = t.name === "bare" ? await startBare(flags) : await start(t, flags);
@@ -117,12 +123,14 @@ async function main(): Promise<void> {
     wrk: wrkOpts, serverCore: Number(serverCore), wrkCore: Number(wrkCore), pgPids,
   });
   const b = res.bare!;
-  const rows = [["target", "req/s", "req/CPU-s (median)", "÷ bare", "per-round ÷ bare (min–max)", "server CPU"]];
+  // Each tree against bare and against the first tree, round by round (the pairs ran seconds apart).
+  const first = res[trees[0]!.name]!;
+  const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)} (median ${median(xs).toFixed(2)})`;
+  const rows = [["target", "req/s", "req/CPU-s (median)", "µs CPU/req", "÷ bare", "per round ÷ bare", `per round ÷ ${trees[0]!.name}`, "server CPU"]];
   for (const t of targets) {
     const x = res[t.name]!;
-    const perRound = x.runs.map((r, i) => r.rpsPerCpu / b.runs[i]!.rpsPerCpu);
-    rows.push([t.name, fmtInt(x.rps), fmtInt(x.rpsPerCpu), (x.rpsPerCpu / b.rpsPerCpu).toFixed(2),
-      `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)} (median ${median(perRound).toFixed(2)})`, `${x.serverCpuPct.toFixed(0)} %`]);
+    rows.push([t.name, fmtInt(x.rps), fmtInt(x.rpsPerCpu), (1e6 / x.rpsPerCpu).toFixed(1), (x.rpsPerCpu / b.rpsPerCpu).toFixed(2),
+      spread(x.runs.map((r, i) => r.rpsPerCpu / b.runs[i]!.rpsPerCpu)), spread(x.runs.map((r, i) => r.rpsPerCpu / first.runs[i]!.rpsPerCpu)), `${x.serverCpuPct.toFixed(0)} %`]);
   }
   say(`\nPOST ${VERIFY_PATH}: wrk -t${settings.threads} -c${settings.connections}, ${settings.rounds} rounds × ${settings.durationS} s, ` +
     `${fmtInt(graph.credentials)} credentials, servers on core ${serverCore}, wrk on core ${wrkCore}\n`);
