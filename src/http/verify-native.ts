@@ -21,6 +21,20 @@ const JSON_TYPE = "application/json;charset=utf-8";
 /** The Elysia route's own body schema, compiled once: the native route accepts exactly what it accepts. */
 const wellFormed = TypeCompiler.Compile(VerifyBody);
 
+/**
+ * The common body — `gate_id` and `token` and nothing else — checked by hand: what the compiled
+ * schema checks of it, without its list of the object's keys and a search of each (a tenth of the
+ * parse). Accepts a subset of what `wellFormed` accepts; anything else is left to `wellFormed`.
+ */
+export function plainBody(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const g = v.gate_id, t = v.token;
+  if (typeof g !== "string" || g.length < 1 || g.length > 64 || typeof t !== "string" || t.length < 1 || t.length > 1024) return false;
+  let n = 0;
+  for (const _ in v) n++;
+  return n === 2;
+}
+
 /** The native handler; `fallback` is the Elysia app, for every request this one does not take. */
 export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | Promise<Response>) {
   const { feed, verify } = deps;
@@ -60,7 +74,7 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     } catch {
       body = undefined;
     }
-    if (!wellFormed.Check(body) || (body.min_revision !== undefined && feed.current.revision < body.min_revision)) {
+    if (!(plainBody(body) || wellFormed.Check(body)) || (body.min_revision !== undefined && feed.current.revision < body.min_revision)) {
       return fallback(new Request(canonicalUrl(req.url), { method: "POST", headers: req.headers, body: text }));
     }
     const id = requestId(req.headers.get("x-request-id"));
