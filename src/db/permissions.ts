@@ -9,10 +9,10 @@ import type {
 } from "../index/types";
 import type { Sql } from "./client";
 
-const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+export const ms = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 
 // One column list per entity; the mappers below read them by position.
-const COLS = {
+export const COLS = {
   user: `u.id, u.username, u.active, ${ms("u.valid_from")}, ${ms("u.valid_until")}`,
   group: "g.id, g.name, g.parent_id",
   zone: `z.id, z.name, z.parent_id, z.anti_passback, z.anti_passback_reset_ms, z.max_occupancy, z.state_failure,
@@ -26,29 +26,29 @@ const COLS = {
 } as const;
 
 // Revoked devices, for the DEVICE_INACTIVE distinction: a hash join, not a subquery per credential.
-const REVOKED_DEVICES = `left join (select distinct credential_id from devices
+export const REVOKED_DEVICES = `left join (select distinct credential_id from devices
   where revoked_at is not null and credential_id is not null) d on d.credential_id = c.id`;
 
-type Row = any[];
+export type Row = any[];
 const from = (v: number | null) => v ?? -Infinity;
 const until = (v: number | null) => v ?? Infinity;
 
-const toUser = (r: Row): UserRec => ({ id: r[0], username: r[1], active: r[2], validFrom: from(r[3]), validUntil: until(r[4]) });
-const toGroup = (r: Row): GroupRec => ({ id: r[0], name: r[1], parentId: r[2] });
-const toZone = (r: Row): ZoneRec => ({
+export const toUser = (r: Row): UserRec => ({ id: r[0], username: r[1], active: r[2], validFrom: from(r[3]), validUntil: until(r[4]) });
+export const toGroup = (r: Row): GroupRec => ({ id: r[0], name: r[1], parentId: r[2] });
+export const toZone = (r: Row): ZoneRec => ({
   id: r[0], name: r[1], parentId: r[2], antiPassback: r[3], antiPassbackResetMs: Number(r[4] ?? 0), maxOccupancy: r[5] ?? 0,
   stateFailure: r[6], supervisorGroupId: r[7], supervisorScheduleId: r[8], requiresEscort: r[9], escortWindowMs: r[10] * 1000,
 });
-const toGate = (r: Row): GateRec => ({
+export const toGate = (r: Row): GateRec => ({
   id: r[0], name: r[1], zoneId: r[2], mode: r[3], unlockMs: r[4], direction: r[5], twoPersonWindowMs: r[6] ?? 0,
   requiresPin: r[7], requiresEscort: r[8], escortWindowMs: r[9] * 1000, maxStalenessMs: r[10],
 });
-const toSchedule = (r: Row): ScheduleRec => ({ id: r[0], name: r[1], timezone: r[2], windows: r[3] });
-const toGrant = (r: Row): GrantRec => ({
+export const toSchedule = (r: Row): ScheduleRec => ({ id: r[0], name: r[1], timezone: r[2], windows: r[3] });
+export const toGrant = (r: Row): GrantRec => ({
   id: r[0], subjectUserId: r[1], subjectGroupId: r[2], targetGateId: r[3], targetZoneId: r[4], effect: r[5],
   scheduleId: r[6], validFrom: from(r[7]), validUntil: until(r[8]),
 });
-const toCredential = (r: Row): CredentialRec => {
+export const toCredential = (r: Row): CredentialRec => {
   const c: CredentialRec = new PackedCredential(r[0], r[1], r[2], r[3], r[4], until(r[5]), from(r[6]), r[7], r[8]);
   // Only the few credentials with a PIN or a host carry these (src/state/ reads them).
   if (r[9] !== null) c.pinHash = r[9];
@@ -56,7 +56,7 @@ const toCredential = (r: Row): CredentialRec => {
   return c;
 };
 
-const RR = "isolation level repeatable read read only";
+export const RR = "isolation level repeatable read read only";
 
 export async function loadSnapshot(sql: Sql): Promise<Snapshot> {
   return sql.begin(RR, async (tx) => {

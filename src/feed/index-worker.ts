@@ -1,10 +1,11 @@
-// Runs in a Bun Worker: loads a snapshot over its own connection, builds the compact index and
-// hands its buffers to the serving thread by transfer (moved, not copied). The serving thread
-// never parses a snapshot row or builds a table, so a rebuild of a million credentials costs it
-// a few milliseconds, not seconds — and the rows' garbage dies with this thread's heap.
+// Runs in a Bun Worker: loads a snapshot over its own two connections straight into the compact
+// index (db/snapshot-load.ts) and hands its buffers to the serving thread by transfer (moved, not
+// copied). The serving thread never parses a snapshot row or builds a table, so a rebuild of a
+// million credentials costs it a few milliseconds, not seconds — and the load's garbage dies with
+// this thread's heap.
 import { createSql } from "../db/client";
-import { loadSnapshot } from "../db/permissions";
-import { PermissionIndex, transferables } from "../index/permission-index";
+import { loadIndex } from "../db/snapshot-load";
+import { transferables } from "../index/permission-index";
 import { lowerThreadPriority } from "./thread-priority";
 
 declare const self: Worker;
@@ -18,13 +19,13 @@ export interface BuildRequest {
 self.onmessage = async (ev: MessageEvent<BuildRequest>) => {
   const { url, nice } = ev.data;
   if (nice > 0) lowerThreadPriority(nice);
-  const sql = createSql(url, { max: 1, statementTimeoutMs: 300_000, applicationName: "portcullis-index-build" });
+  const sql = createSql(url, { max: 2, statementTimeoutMs: 300_000, applicationName: "portcullis-index-build" });
   try {
     const t0 = performance.now();
-    const snapshot = await loadSnapshot(sql);
-    const t1 = performance.now();
-    const parts = PermissionIndex.fromSnapshot(snapshot).toParts();
-    const timings = { loadMs: t1 - t0, buildMs: performance.now() - t1 };
+    const loaded = await loadIndex(sql);
+    const parts = loaded.index.toParts();
+    // The rows are interned as they arrive: "build" is the last step, lists and closures.
+    const timings = { loadMs: performance.now() - t0 - loaded.finishMs, buildMs: loaded.finishMs };
     self.postMessage({ ok: true, parts, timings }, transferables(parts));
   } catch (e) {
     self.postMessage({ ok: false, error: e instanceof Error ? `${e.message}` : String(e), code: (e as { code?: string })?.code });

@@ -42,10 +42,10 @@ function mix(a: number, b: number): number {
   return h >>> 0;
 }
 
-/** The hash of hex characters 0…15 of `s`, or -1 if one of them is not lowercase hex. */
-function hashOfHex(s: string): number {
+/** The hash of hex characters at…at+15 of `s`, or -1 if one of them is not lowercase hex. */
+function hashOfHex(s: string, at = 0): number {
   let a = 0, b = 0;
-  for (let i = 0; i < 8; i++) {
+  for (let i = at; i < at + 8; i++) {
     const c = s.charCodeAt(i), d = s.charCodeAt(i + 8);
     if (c > 127 || d > 127) return -1;
     const x = HEX[c]!, y = HEX[d]!;
@@ -102,7 +102,7 @@ export class DigestTable {
     if (h.length === 64) {
       const x = hashOfHex(h);
       if (x >= 0) {
-        const c = this.probe(h, x);
+        const c = this.probe(h, x, 0);
         if (c >= 0 || this.raw.size === 0) return c;
       }
     }
@@ -132,6 +132,19 @@ export class DigestTable {
     this.state = grown(this.state, cap);
   }
 
+  /** Shrinks the columns to credential numbers below `n` plus headroom, and oversized slots (after a build sized them by an estimate). */
+  trim(n: number): void {
+    const cap = roomFor(n);
+    if (cap < this.state.length) {
+      const d = Buffer.alloc(cap * 32);
+      this.digests.copy(d, 0, 0, cap * 32);
+      this.digests = d;
+      this.d = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      this.state = this.state.slice(0, cap);
+    }
+    if (this.slots.length > slotsFor(roomFor(this.live)) * 1.25) this.rehash();
+  }
+
   /** Gives hash `h` to credential `c` (dropping the one `c` held); a credential that held `h` loses it. */
   set(c: number, h: string): void {
     this.ensure(c + 1);
@@ -148,8 +161,13 @@ export class DigestTable {
       return;
     }
     const x = hashOfHex(h);
-    const prev = this.probe(h, x);
+    const prev = this.probe(h, x, 0);
     this.digests.write(h, c * 32, 32, "hex");
+    this.place(c, prev);
+  }
+
+  /** Maps credential `c` (its digest written) to a slot: `prev`'s (which loses it), else the free one probe() found. */
+  private place(c: number, prev: number): void {
     this.state[c] = DIGEST;
     if (prev >= 0) {
       this.state[prev] = NONE;
@@ -161,6 +179,24 @@ export class DigestTable {
     this.slots[free] = c;
     this.live++;
     if ((this.live + this.tombstones) * 5 > this.slots.length * 4) this.rehash();
+  }
+
+  /**
+   * set(c, s.slice(at, at + 64)) for a hex digest, without cutting the string: a loader passes one
+   * string of many digests. Anything but 64 lowercase hex characters there throws.
+   */
+  setDigestAt(c: number, s: string, at: number): void {
+    this.ensure(c + 1);
+    this.remove(c);
+    const x = hashOfHex(s, at);
+    const d = this.d, o = c * 32;
+    for (let k = 0; k < 32; k++) {
+      const hi = s.charCodeAt(at + 2 * k), lo = s.charCodeAt(at + 2 * k + 1);
+      const v = hi > 127 || lo > 127 ? -1 : (HEX[hi]! << 4) | HEX[lo]!;
+      if (x < 0 || v < 0) throw new Error("not a hex digest");
+      d[o + k] = v;
+    }
+    this.place(c, this.probe(s, x, at));
   }
 
   /** Takes credential `c`'s hash away (it is findable no more). */
@@ -196,8 +232,8 @@ export class DigestTable {
       ((d[o + 4]! << 24) | (d[o + 5]! << 16) | (d[o + 6]! << 8) | d[o + 7]!) >>> 0);
   }
 
-  /** The credential whose digest is hex `h` (hash `x`), its slot in `at`; or -1, the first free slot in `free`. */
-  private probe(h: string, x: number): number {
+  /** The credential whose digest is hex `h` from `from` on (hash `x`), its slot in `at`; or -1, the first free slot in `free`. */
+  private probe(h: string, x: number, from: number): number {
     const slots = this.slots, len = slots.length, d = this.d;
     let free = -1;
     for (let i = slotOf(x, len); ; i = i + 1 === len ? 0 : i + 1) {
@@ -213,7 +249,7 @@ export class DigestTable {
       const o = c * 32;
       let k = 0;
       for (; k < 32; k++) {
-        const hi = h.charCodeAt(2 * k), lo = h.charCodeAt(2 * k + 1);
+        const hi = h.charCodeAt(from + 2 * k), lo = h.charCodeAt(from + 2 * k + 1);
         if (hi > 127 || lo > 127 || ((HEX[hi]! << 4) | HEX[lo]!) !== d[o + k]) break; // (a non-hex character makes it negative)
       }
       if (k === 32) {
@@ -225,7 +261,7 @@ export class DigestTable {
 
   private rehash(): void {
     const old = this.slots;
-    const slots = new Int32Array(slotsFor(this.live + (this.live >> 3))).fill(EMPTY);
+    const slots = new Int32Array(slotsFor(roomFor(this.live))).fill(EMPTY);
     const len = slots.length;
     for (let i = 0; i < old.length; i++) {
       const c = old[i]!;

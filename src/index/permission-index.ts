@@ -107,6 +107,36 @@ export function transferables(parts: IndexParts): ArrayBuffer[] {
   return [...out];
 }
 
+/**
+ * Rows of a snapshot as fields (see PermissionIndex.builder). Small tables first; then users,
+ * grants, memberships and credentials in any order and interleaved; finish() last.
+ */
+export interface IndexBuilder {
+  small(s: Pick<Snapshot, "zones" | "groups" | "gates" | "schedules">): void;
+  user(id: string, username: string, active: boolean, from: number, until: number): void;
+  /**
+   * The subject is a user's id or a group's; the target a gate's id or a zone's (null: none).
+   * Each grant once: the id is a primary key (it is added without a lookup).
+   */
+  grant(
+    id: string, subjectIsUser: boolean, subject: string, targetIsGate: boolean, target: string | null, deny: boolean,
+    scheduleId: string | null, from: number, until: number,
+  ): void;
+  member(groupId: string, userId: string): void;
+  /**
+   * `scopes`: 1 admin, 2 user (bits). `hash` is the secret hash when `hashAt` is -1; else it holds
+   * the 64 characters of a hex digest from `hashAt` on (so a loader can pass one string of many
+   * concatenated digests without cutting it). Each credential once, like grants.
+   */
+  credential(
+    id: string, userId: string, kind: CredentialKind, scopes: number, revoked: boolean, deviceRevoked: boolean, hash: string, hashAt: number,
+    from: number, until: number,
+  ): void;
+  /** A credential's PIN hash and visitor's host, when it has either (after its row or before). */
+  credentialRules(id: string, pinHash: string | null, hostUserId: string | null): void;
+  finish(revision: number): PermissionIndex;
+}
+
 /** Read-only Map-shaped views over the compact tables, for callers and tools (not the hot path). */
 export interface ReadonlyMapLike<K, V> {
   readonly size: number;
@@ -763,11 +793,15 @@ export class PermissionIndex {
   }
 
   private putUser(rec: UserRec): void {
-    const u = this.userIds.intern(rec.id);
+    this.userRow(rec.id, rec.username, rec.active, rec.validFrom, rec.validUntil);
+  }
+
+  private userRow(id: string, username: string, active: boolean, from: number, until: number): void {
+    const u = this.userIds.intern(id);
     this.ensureUsers();
-    this.userFlags[u] = U_PRESENT | (rec.active ? U_ACTIVE : 0);
-    this.userBounds[u] = this.bounds.replace(this.userBounds[u]!, rec.validFrom, rec.validUntil);
-    this.userNames.set(u, rec.username);
+    this.userFlags[u] = U_PRESENT | (active ? U_ACTIVE : 0);
+    this.userBounds[u] = this.bounds.replace(this.userBounds[u]!, from, until);
+    this.userNames.set(u, username);
   }
 
   private deleteUser(id: string): void {
@@ -805,24 +839,30 @@ export class PermissionIndex {
 
   /** Writes a grant's columns (its lists are the caller's business); returns its number. */
   private putGrant(r: GrantRec): number {
-    const g = this.grantIds.intern(r.id);
+    return this.grantRow(false, r.id, r.subjectUserId, r.subjectGroupId, r.targetGateId, r.targetZoneId, r.effect === "deny", r.scheduleId, r.validFrom, r.validUntil);
+  }
+
+  private grantRow(
+    fresh: boolean, id: string, subjectUserId: string | null, subjectGroupId: string | null, gateId: string | null, zoneId: string | null, deny: boolean,
+    scheduleId: string | null, from: number, until: number,
+  ): number {
+    const g = fresh ? this.grantIds.add(id) : this.grantIds.intern(id);
     this.roomForGrant(g);
-    let flags = G_PRESENT | (r.effect === "deny" ? G_DENY : 0);
+    let flags = G_PRESENT | (deny ? G_DENY : 0);
     let subject = -1;
-    if (r.subjectUserId !== null) {
+    if (subjectUserId !== null) {
       flags |= G_USER;
-      subject = this.userIds.intern(r.subjectUserId);
+      subject = this.userIds.intern(subjectUserId);
       this.ensureUsers();
-    } else if (r.subjectGroupId !== null) {
+    } else if (subjectGroupId !== null) {
       flags |= G_GROUP;
-      subject = this.groupNames.intern(r.subjectGroupId);
+      subject = this.groupNames.intern(subjectGroupId);
     }
     this.grantFlags[g] = flags;
     this.grantSubject[g] = subject;
-    this.grantTarget[g] = r.targetGateId !== null ? this.gateNames.intern(r.targetGateId) * 2
-      : r.targetZoneId !== null ? this.zoneNames.intern(r.targetZoneId) * 2 + 1 : NO_TARGET;
-    this.grantSchedule[g] = r.scheduleId === null ? NO_SCHEDULE : this.scheduleNames.intern(r.scheduleId);
-    this.grantBounds[g] = this.bounds.replace(this.grantBounds[g]!, r.validFrom, r.validUntil);
+    this.grantTarget[g] = gateId !== null ? this.gateNames.intern(gateId) * 2 : zoneId !== null ? this.zoneNames.intern(zoneId) * 2 + 1 : NO_TARGET;
+    this.grantSchedule[g] = scheduleId === null ? NO_SCHEDULE : this.scheduleNames.intern(scheduleId);
+    this.grantBounds[g] = this.bounds.replace(this.grantBounds[g]!, from, until);
     return g;
   }
 
@@ -842,13 +882,22 @@ export class PermissionIndex {
 
   private putCredential(c: CredentialRec): void {
     if (c.pinHash || c.hostUserId) this.credentialRules.set(c.id, { pinHash: c.pinHash ?? null, hostUserId: c.hostUserId ?? null });
-    const n = this.credIds.intern(c.id);
-    const u = this.userIds.intern(c.userId);
+    this.credentialRow(false, c.id, c.userId, credBits(c), c.secretHash, -1, c.validFrom, c.expiresAt);
+  }
+
+  /**
+   * `hash` is the secret hash (hashAt -1), or holds a hex digest's 64 characters from `hashAt` on.
+   * `fresh`: the id is known to be new (a bulk load's primary key).
+   */
+  private credentialRow(fresh: boolean, id: string, userId: string, bits: number, hash: string, hashAt: number, from: number, until: number): void {
+    const n = fresh ? this.credIds.add(id) : this.credIds.intern(id);
+    const u = this.userIds.intern(userId);
     this.roomForCredential(n);
     this.credUser[n] = u;
-    this.credBits[n] = credBits(c);
-    this.credBounds[n] = this.bounds.replace(this.credBounds[n]!, c.validFrom, c.expiresAt);
-    this.digests.set(n, c.secretHash);
+    this.credBits[n] = bits;
+    this.credBounds[n] = this.bounds.replace(this.credBounds[n]!, from, until);
+    if (hashAt < 0) this.digests.set(n, hash);
+    else this.digests.setDigestAt(n, hash, hashAt);
   }
 
   private markSubject(g: number, groups: Set<string>): void {
@@ -902,6 +951,59 @@ export class PermissionIndex {
     for (const cr of s.credentials) ix.putCredential(cr);
     c.finish(ix);
     for (const t of [ix.userIds, ix.grantIds, ix.credIds, ix.userNames, ix.bounds]) t.trim();
+  }
+
+  /**
+   * A build fed field by field, for a loader that parses the rows itself (src/db/snapshot-load.ts):
+   * no record per row. The same build as fromSnapshot's, row for row.
+   */
+  static builder(n: { users: number; grants: number; credentials: number }): IndexBuilder {
+    const ix = new PermissionIndex(sizedParts(n));
+    const c = new Collect();
+    return {
+      small: (s) => ix.loadSmall(s),
+      user: (id, username, active, from, until) => ix.userRow(id, username, active, from, until),
+      grant: (id, subjectIsUser, subject, targetIsGate, target, deny, scheduleId, from, until) => {
+        const g = ix.grantRow(
+          true, id, subjectIsUser ? subject : null, subjectIsUser ? null : subject, target !== null && targetIsGate ? target : null,
+          target !== null && !targetIsGate ? target : null, deny, scheduleId, from, until,
+        );
+        c.grant(ix, g);
+      },
+      member: (groupId, userId) => c.member(ix.userIds.intern(userId), ix.groupNames.intern(groupId)),
+      credential: (id, userId, kind, scopes, revoked, deviceRevoked, hash, hashAt, from, until) => {
+        const k = KINDS.indexOf(kind);
+        const bits = C_PRESENT | (k < 0 ? 0 : k) | (revoked ? C_REVOKED : 0) | (deviceRevoked ? C_DEVICE_REVOKED : 0) | ((scopes & 3) << C_SCOPE_SHIFT);
+        ix.credentialRow(true, id, userId, bits, hash, hashAt, from, until);
+      },
+      credentialRules: (id, pinHash, hostUserId) => {
+        if (pinHash || hostUserId) ix.credentialRules.set(id, { pinHash, hostUserId });
+      },
+      finish: (revision) => {
+        ix.revision = revision;
+        ix.fitColumns();
+        c.finish(ix);
+        for (const t of [ix.userIds, ix.grantIds, ix.credIds, ix.userNames, ix.bounds]) t.trim();
+        return ix;
+      },
+    };
+  }
+
+  /** Shrinks columns sized by an estimate of the rows (builder()) to the rows there are, plus headroom. */
+  private fitColumns(): void {
+    const fit = <T extends Uint8Array | Uint32Array | Int32Array>(a: T, n: number): T => (roomFor(n) < a.length ? (a.slice(0, roomFor(n)) as T) : a);
+    const u = this.userIds.count, g = this.grantIds.count, c = this.credIds.count;
+    this.userFlags = fit(this.userFlags, u);
+    this.userBounds = fit(this.userBounds, u);
+    this.grantFlags = fit(this.grantFlags, g);
+    this.grantSubject = fit(this.grantSubject, g);
+    this.grantTarget = fit(this.grantTarget, g);
+    this.grantSchedule = fit(this.grantSchedule, g);
+    this.grantBounds = fit(this.grantBounds, g);
+    this.credBits = fit(this.credBits, c);
+    this.credUser = fit(this.credUser, c);
+    this.credBounds = fit(this.credBounds, c);
+    this.digests.trim(c);
   }
 
   /** @internal For Collect. */
