@@ -118,7 +118,10 @@ const CATCH_UP = `
 
 /** Every change after `after`, as the current state of each row it names (at the head revision). */
 export async function loadChangesAfter(sql: Sql, after: number, maxKeys = 200_000): Promise<CatchUp> {
-  const [r] = await sql.unsafe(CATCH_UP, [after, maxKeys + 1]);
+  // Prepared (postgres.js leaves `unsafe` text unprepared): planning this statement cost ~4× its
+  // execution, and it runs on every notification at every process — the bulk of a change's
+  // propagation time and of Postgres' CPU during a burst of writes.
+  const [r] = await sql.unsafe(CATCH_UP, [after, maxKeys + 1], { prepare: true });
   const head = Number(r!.head);
   if (head <= after) return { kind: "current" };
   if (Number(r!.pruned) > after) return { kind: "rebuild", why: `change log pruned through ${r!.pruned}, applied ${after}` };
