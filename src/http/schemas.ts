@@ -1,23 +1,16 @@
 // Request and response models (TypeBox via Elysia's `t`), shared by routes and the OpenAPI docs.
 import type { TObject } from "@sinclair/typebox";
 import { t, type TSchema } from "elysia";
-import { FormatRegistry } from "elysia/type-system";
-import { isDateTime } from "../dates";
 import { invalid } from "../errors";
+import {
+  CredentialKind, DateTime, DisplayName, Effect, Email, GateId, GateMode, Int, Label, Name, NullableDate, Password, Scope, Secret, Timezone, UnlockMs, Windows,
+} from "../fields";
 import { PIN_PATTERN } from "../state/pin";
 
-// Elysia's own "date-time" format accepts whatever `new Date()` can read (2026-02-30 as March 2,
-// +099999, RFC 2822 strings); every `format: "date-time"` schema is checked by our one parser.
-FormatRegistry.Set("date-time", isDateTime);
-
-/** An integer that must arrive as a JSON number (t.Integer would accept "5" in a body). */
-const Int = (o: { minimum?: number; maximum?: number; description?: string } = {}) => t.Number({ multipleOf: 1, ...o });
-
-export const DateTime = t.String({ format: "date-time", description: "RFC 3339", examples: ["2026-01-01T00:00:00Z"] });
-const NullableDate = t.Union([DateTime, t.Null()]);
+// The field models shared with the bulk import (and the one date-time format) are in src/fields.ts.
+export { DateTime };
 /** A date-time query parameter; empty means absent. */
 export const QueryDate = (description: string) => t.Union([t.Literal(""), t.String({ format: "date-time", maxLength: 40 })], { description });
-const Name = t.String({ minLength: 1, maxLength: 150 });
 const Id = t.String({ minLength: 1, maxLength: 64 });
 
 /** How far an admin write got before its answer (src/http/propagation.ts adds it to every write's body). */
@@ -92,9 +85,9 @@ export const ListQuery = t.Object({
 
 const UserFields = {
   username: Name,
-  email: t.Union([t.String({ maxLength: 254 }), t.Null()]),
-  display_name: t.Union([t.String({ maxLength: 200 }), t.Null()]),
-  password: t.String({ minLength: 8, maxLength: 1024, description: "write-only" }),
+  email: t.Union([Email, t.Null()]),
+  display_name: t.Union([DisplayName, t.Null()]),
+  password: Password,
   active: t.Boolean(),
   valid_from: NullableDate,
   valid_until: NullableDate,
@@ -114,11 +107,11 @@ const ZoneFields = {
   escort_window_s: Int({ minimum: 1, maximum: 3600, description: "How recently a visitor's host must have passed the same gate" }),
 };
 const GateFields = {
-  id: t.String({ pattern: "^[A-Za-z0-9_.:-]{1,64}$", examples: ["GATE_001"] }),
+  id: GateId,
   name: Name,
   zone_id: t.Union([Id, t.Null()]),
-  mode: t.Union([t.Literal("normal"), t.Literal("locked"), t.Literal("disabled")]),
-  unlock_ms: Int({ minimum: 0, maximum: 600000 }),
+  mode: GateMode,
+  unlock_ms: UnlockMs,
   direction: t.Union([t.Literal("in"), t.Literal("out"), t.Literal("both")], { description: "Relative to the gate's zone: in enters it, out leaves it, both moves no one" }),
   two_person_window_ms: t.Union([Int({ minimum: 1000, maximum: 600000 }), t.Null()], { description: "Two-person rule: a second, different authorized user within this window opens" }),
   requires_pin: Bool,
@@ -128,19 +121,7 @@ const GateFields = {
     description: "Refuse (reason `stale_index`) on a node whose data is older than this many ms — it last confirmed it had everything Postgres had longer ago (Postgres unreachable, feed stuck). null (default): decide from the last index whatever its age",
   }),
 };
-const Window = t.Object(
-  {
-    days: t.Array(Int({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7 }),
-    start: t.String({ examples: ["08:00"] }),
-    end: t.String({ examples: ["18:00"] }),
-  },
-  { additionalProperties: false },
-);
-const ScheduleFields = {
-  name: Name,
-  timezone: t.String({ minLength: 1, maxLength: 64, examples: ["Europe/Berlin"] }),
-  windows: t.Array(Window, { maxItems: 100 }),
-};
+const ScheduleFields = { name: Name, timezone: Timezone, windows: Windows };
 const Subject = t.Union([
   t.Object({ user_id: Id }, { additionalProperties: false }),
   t.Object({ group_id: Id }, { additionalProperties: false }),
@@ -152,20 +133,20 @@ const Target = t.Union([
 const GrantFields = {
   subject: Subject,
   target: Target,
-  effect: t.Union([t.Literal("allow"), t.Literal("deny")]),
+  effect: Effect,
   schedule_id: t.Union([Id, t.Null()]),
   valid_from: NullableDate,
   valid_until: NullableDate,
 };
-const Scopes = t.Array(t.Union([t.Literal("admin"), t.Literal("user")]), { maxItems: 2 });
+const Scopes = t.Array(Scope, { maxItems: 2 });
 const CredentialCreate = {
   user_id: Id,
-  kind: t.Union(["card", "pin", "api", "device", "session"].map((k) => t.Literal(k))),
-  label: t.Union([t.String({ maxLength: 200 }), t.Null()]),
+  kind: CredentialKind,
+  label: t.Union([Label, t.Null()]),
   scopes: Scopes,
   expires_at: NullableDate,
   valid_from: NullableDate,
-  secret: t.String({ minLength: 4, maxLength: 512, description: "write-only: a card's own number; generated when absent" }),
+  secret: Secret,
   pin: t.Union([t.String({ pattern: PIN_PATTERN }), t.Null()], { description: "write-only: 4 to 8 digits for card + PIN gates; stored as a salted HMAC; null removes it" }),
   host_user_id: t.Union([Id, t.Null()], { description: "A visitor credential's host (needs expires_at)" }),
 };
@@ -263,7 +244,6 @@ const GRANT_EXAMPLE = { id: "r_0193a1b2c3d4e5f6a7b8c9d0e1f2", subject: { group_i
 const CREDENTIAL_EXAMPLE = { id: "c_0193a1b2c3d4e5f6a7b8c9d0e1f2", user_id: USER_EXAMPLE.id, kind: "card", label: "badge", scopes: [], expires_at: null, valid_from: null, revoked_at: null, has_pin: false, host_user_id: null, ...exampleStamps };
 
 const Mode = GateFields.mode;
-const Effect = GrantFields.effect;
 const Kind = CredentialCreate.kind;
 const AnswerWindow = t.Object({ days: t.Array(t.Integer()), start: Str, end: Str });
 
