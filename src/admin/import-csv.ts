@@ -1,12 +1,26 @@
 // A CSV file of one collection → the rows an import takes, with each row's line in the file.
+import { Kind, type TSchema } from "@sinclair/typebox";
 import { ApiError } from "../errors";
 import { CsvError, parseCsv } from "./csv";
-import { IMPORT_COLLECTIONS, IMPORT_FIELDS, type ImportCollection, type ImportData, type Row, type RowNumbers, rowError } from "./import-fields";
+import { IMPORT_COLLECTIONS, IMPORT_MODELS, type ImportCollection, type ImportData, type Row, type RowNumbers, rowError, unwrapNullable } from "./import-fields";
 
 // ---------------------------------------------------------------------------------------------
 // CSV
 
 const CSV_BOOL: Record<string, boolean> = { true: true, false: false, "1": true, "0": false, yes: true, no: false };
+
+type Cell = "text" | "bool" | "int" | "json" | "list";
+
+/** How a cell of this field is read, from the field's model: a list of objects is a JSON cell, a list of names is split. */
+function cellOf(s: TSchema): Cell {
+  const { model } = unwrapNullable(s);
+  switch (model[Kind]) {
+    case "Boolean": return "bool";
+    case "Number": return "int";
+    case "Array": return model.items[Kind] === "Object" ? "json" : "list";
+    default: return "text";
+  }
+}
 
 /**
  * A CSV file of one collection → the rows importData takes, with each row's line number.
@@ -20,7 +34,8 @@ export function csvToImport(collection: string, text: string): { data: ImportDat
     throw new ApiError("invalid_request", `collection: unknown collection "${collection}" (one of ${IMPORT_COLLECTIONS.join(", ")})`, { field: "collection" });
   }
   const c = collection as ImportCollection;
-  const spec = IMPORT_FIELDS[c];
+  const model = IMPORT_MODELS[c];
+  const spec = model.properties as Record<string, TSchema>;
   let records;
   try {
     records = parseCsv(text);
@@ -35,8 +50,8 @@ export function csvToImport(collection: string, text: string): { data: ImportDat
     if (!Object.hasOwn(spec, h)) throw rowError(c, headerLine, h || `column ${j + 1}`, `unknown column (${c} has: ${Object.keys(spec).join(", ")})`);
     if (header.indexOf(h) !== j) throw rowError(c, headerLine, h, "repeated column");
   });
-  for (const [k, f] of Object.entries(spec)) if (f.required && !header.includes(k)) throw rowError(c, headerLine, k, "required column missing");
-  const types = header.map((h) => spec[h]!.type);
+  for (const k of model.required ?? []) if (!header.includes(k)) throw rowError(c, headerLine, k, "required column missing");
+  const types = header.map((h) => cellOf(spec[h]!));
   const rows: Row[] = [];
   const lines: number[] = [];
   for (let r = 1; r < records.length; r++) {
@@ -60,14 +75,14 @@ export function csvToImport(collection: string, text: string): { data: ImportDat
           if (!/^\s*-?\d{1,9}\s*$/.test(cell)) throw rowError(c, line, h, "must be an integer");
           row[h] = Number(cell);
           break;
-        case "windows":
+        case "json":
           try {
             row[h] = JSON.parse(cell);
           } catch {
             throw rowError(c, line, h, 'must be a JSON list, e.g. [{"days":[1,2,3,4,5],"start":"08:00","end":"18:00"}]');
           }
           break;
-        case "scopes":
+        case "list":
           row[h] = cell.split(/[\s,]+/).filter((s) => s !== "");
           break;
         default:

@@ -1,82 +1,96 @@
 // An import checked in memory before any database write: every field of every row, required
 // keys, duplicates within the file; the first problem answers 400 naming collection, row, field.
-import { dateTimeMs, parseDateTime } from "../dates";
+import { Kind, type TObject } from "@sinclair/typebox";
+import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
+import { dateTimeMs } from "../dates";
 import { ApiError } from "../errors";
-import { isValidTimezone } from "../index/clock";
-import { windowsProblem } from "../index/schedule";
-import type { ScheduleWindow } from "../index/types";
 import { hashSecret } from "../tokens";
-import { type FieldSpec, IMPORT_COLLECTIONS, IMPORT_FIELDS, type ImportCollection, type Row, type RowNumbers, rowError } from "./import-fields";
+import {
+  IMPORT_CHECKS, IMPORT_COLLECTIONS, IMPORT_MODELS, IMPORT_WORDING, type ImportCollection, type Problem, type Row, type RowNumbers, rowError, unwrapNullable,
+} from "./import-fields";
+import { type Checked, modelProblem } from "./import-problems";
 
 // ---------------------------------------------------------------------------------------------
-// Field checks (pure)
+// Rows against their collection's model (pure)
 
-function hasNul(s: string): boolean {
-  return s.includes("\u0000");
+interface Field extends Checked {
+  key: string;
+  required: boolean;
+  nullable: boolean;
+  /** What the model cannot state (IMPORT_CHECKS, or NUL in plain text). */
+  post?: (value: any) => Problem | null;
 }
 
-/** Why `v` does not fit `f`: [field suffix or "", message], or null when it fits. */
-function fieldProblem(f: FieldSpec, v: unknown): [string, string] | null {
-  switch (f.type) {
-    case "text":
-      if (typeof v !== "string") return ["", "must be a string"];
-      if (f.min !== undefined && v.length < f.min) return ["", f.min === 1 ? "must not be empty" : `must be at least ${f.min} characters`];
-      if (f.max !== undefined && v.length > f.max) return ["", `must be at most ${f.max} characters`];
-      if (f.pattern && !f.pattern.test(v)) return ["", `must match ${f.pattern.source}`];
-      if (hasNul(v)) return ["", "must not contain NUL characters"];
-      return null;
-    case "bool":
-      return typeof v === "boolean" ? null : ["", "must be true or false"];
-    case "int":
-      if (typeof v !== "number" || !Number.isInteger(v)) return ["", "must be an integer"];
-      if (v < f.min! || v > f.max!) return ["", `must be from ${f.min} to ${f.max}`];
-      return null;
-    case "time": {
-      const r = parseDateTime(v, "");
-      return r.ok ? null : ["", r.message];
+const noNul = (v: string): Problem | null => (v.includes("\u0000") ? ["", "must not contain NUL characters"] : null);
+
+interface Compiled {
+  /** The row model without its unknown-key test (knownKeys does that). */
+  open: TypeCheck<TObject>;
+  known: object;
+  /** In model order: the order problems are reported in. */
+  fields: Field[];
+  /** Plain text fields: NUL is tested inline. */
+  text: string[];
+  /** Fields with an IMPORT_CHECKS check. */
+  checks: Field[];
+}
+
+/** Each collection's row model compiled once, on the first import (not at every process start). */
+let compiled: Record<ImportCollection, Compiled> | undefined;
+const compile = (): Record<ImportCollection, Compiled> => Object.fromEntries(IMPORT_COLLECTIONS.map((c) => {
+  const m: TObject = IMPORT_MODELS[c];
+  const fields = Object.entries(m.properties).map(([key, s]): Field => {
+    const { model, nullable } = unwrapNullable(s);
+    const plainText = model[Kind] === "String" && model.format === undefined;
+    return {
+      key, nullable, model, required: m.required?.includes(key) ?? false, check: TypeCompiler.Compile(model),
+      wording: IMPORT_WORDING[key], post: IMPORT_CHECKS[key] ?? (plainText ? noNul : undefined),
+    };
+  });
+  const text = fields.filter((f) => f.post === noNul).map((f) => f.key);
+  // The fast path tests unknown keys itself: TypeBox's compiled test of additionalProperties
+  // allocates per key (getOwnPropertyNames().every(includes)), hasOwn over the keys does not.
+  const open = TypeCompiler.Compile({ ...m, additionalProperties: undefined } as TObject);
+  return [c, { open, known: m.properties, fields, text, checks: fields.filter((f) => f.post && f.post !== noNul) }];
+})) as Record<ImportCollection, Compiled>;
+
+/** Whether a row (already an object) has only its model's keys. */
+function knownKeys(row: object, known: object): boolean {
+  for (const key in row) if (!Object.hasOwn(known, key)) return false;
+  return true;
+}
+
+/** Checks a row against its collection's model; throws the first problem. */
+function checkRow(k: Compiled, c: ImportCollection, row: unknown, rowNo: number): asserts row is Row {
+  if (k.open.Check(row) && knownKeys(row as object, k.known)) {
+    // The usual case: one compiled check, then what the model cannot state (NUL inline: it is per cell).
+    for (const key of k.text) {
+      const v = (row as Row)[key];
+      if (typeof v === "string" && v.includes("\u0000")) throw rowError(c, rowNo, key, noNul(v)![1]);
     }
-    case "enum":
-      return typeof v === "string" && f.values!.includes(v) ? null : ["", `must be one of ${f.values!.join(", ")}`];
-    case "timezone":
-      return typeof v === "string" && isValidTimezone(v) ? null : ["", "not an IANA timezone name (e.g. Europe/Berlin)"];
-    case "scopes":
-      if (!Array.isArray(v) || v.length > 10) return ["", 'must be a list of scopes ("admin", "user")'];
-      for (let i = 0; i < v.length; i++) if (v[i] !== "admin" && v[i] !== "user") return [`[${i}]`, 'must be "admin" or "user"'];
-      return null;
-    case "windows": {
-      if (!Array.isArray(v)) return ["", 'must be a list of {"days", "start", "end"}'];
-      if (v.length > 100) return ["", "at most 100 windows"];
-      for (let i = 0; i < v.length; i++) {
-        const w = v[i];
-        if (typeof w !== "object" || w === null || Array.isArray(w)) return [`[${i}]`, 'must be {"days", "start", "end"}'];
-        for (const k of Object.keys(w)) if (k !== "days" && k !== "start" && k !== "end") return [`[${i}].${k}`, "unknown field"];
-        if (!Array.isArray(w.days) || w.days.length > 7 || !w.days.every((d: unknown) => typeof d === "number")) return [`[${i}].days`, "must be a list of ISO weekdays (1 = Monday … 7 = Sunday)"];
-        if (typeof w.start !== "string") return [`[${i}].start`, "must be HH:MM"];
-        if (typeof w.end !== "string") return [`[${i}].end`, "must be HH:MM"];
-      }
-      const p = windowsProblem(v as ScheduleWindow[]);
-      return p ? [p.field.slice("windows".length), p.message] : null;
+    for (const f of k.checks) {
+      const v = (row as Row)[f.key];
+      const p = v === undefined || v === null ? null : f.post!(v);
+      if (p) throw rowError(c, rowNo, f.key + p[0], p[1]);
     }
+    return;
   }
-}
-
-/** Checks a row against its collection's fields; throws the first problem. */
-function checkRow(c: ImportCollection, fields: [string, FieldSpec][], spec: Record<string, FieldSpec>, row: unknown, rowNo: number): asserts row is Row {
   if (typeof row !== "object" || row === null || Array.isArray(row)) throw rowError(c, rowNo, "row", "must be an object");
-  for (const k in row) if (!Object.hasOwn(spec, k)) throw rowError(c, rowNo, k, "unknown field");
-  for (const [k, f] of fields) {
-    const v = (row as Row)[k];
+  for (const key in row) if (!Object.hasOwn(k.known, key)) throw rowError(c, rowNo, key, "unknown field");
+  for (const f of k.fields) {
+    const v = (row as Row)[f.key];
     if (v === undefined || (v === null && f.required)) {
-      if (f.required) throw rowError(c, rowNo, k, "required");
+      if (f.required) throw rowError(c, rowNo, f.key, "required");
       continue;
     }
     if (v === null) {
-      if (!f.nullable) throw rowError(c, rowNo, k, "must not be null");
+      if (!f.nullable) throw rowError(c, rowNo, f.key, "must not be null");
       continue;
     }
-    const p = fieldProblem(f, v);
-    if (p) throw rowError(c, rowNo, k + p[0], p[1]);
+    const p = f.check.Check(v) ? f.post?.(v) : (modelProblem(f, v) ?? f.post?.(v) ?? ["", f.check.Errors(v).First()?.message ?? "invalid"]);
+    if (p) throw rowError(c, rowNo, f.key + p[0], p[1]);
   }
+  throw rowError(c, rowNo, "row", "invalid"); // unreachable: the walk finds what the compiled check refused
 }
 
 const ms = (v: unknown) => (typeof v === "string" ? dateTimeMs(v, "") : null); // rows are checked before
@@ -115,9 +129,8 @@ export function validateImport(data: unknown, rowNumbers: RowNumbers = {}): Plan
     if (!Array.isArray(rows)) throw new ApiError("invalid_request", `${c}: must be a list of rows`, { collection: c, field: c });
     const numbers = rowNumbers[c];
     const rowNo = numbers ? (i: number) => numbers[i]! : (i: number) => i + 1;
-    const spec = IMPORT_FIELDS[c];
-    const fields = Object.entries(spec);
-    for (let i = 0; i < rows.length; i++) checkRow(c, fields, spec, rows[i], rowNo(i));
+    const k = (compiled ??= compile())[c];
+    for (let i = 0; i < rows.length; i++) checkRow(k, c, rows[i], rowNo(i));
     checkSemantics(c, rows, rowNo);
     parts[c] = { c, rows, rowNo };
   }

@@ -34,9 +34,10 @@
 //   - Groups and zones have nothing but their name (and parent): existing ones are kept.
 //   - An import adds and updates, it never deletes: rows (and memberships) not in the file stay.
 //
-// The parts: import-fields.ts (collections and fields), import-validate.ts (the checks in memory),
-// import-csv.ts (CSV to rows), import-upsert.ts (references and upserts), import-sql.ts (the SQL
-// shared with the openway import); this file hashes the passwords and runs it all in one transaction.
+// The parts: import-fields.ts (collections and their TypeBox row models), import-validate.ts and
+// import-problems.ts (the checks in memory), import-csv.ts (CSV to rows), import-upsert.ts
+// (references and upserts), import-sql.ts (the SQL shared with the openway import); this file
+// hashes the passwords and runs it all in one transaction.
 import type { Sql } from "../db/client";
 import { type Actor, write, type Written } from "./tx";
 import { mapDbError } from "../db/errors";

@@ -1,9 +1,9 @@
 // Dates, cursors and event ids of every shape, on every field and route that takes one — found in
-// the app's route table and the import's field table, so a date field or list added later is
+// the app's route table and the import's row models, so a date field or list added later is
 // covered without touching this file. A bad value is 400 `invalid_request` naming its field (never
 // a 5xx, never a silent shift); a good one is stored as the instant it names.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { IMPORT_FIELDS } from "../../src/admin/import-fields";
+import { IMPORT_MODELS } from "../../src/admin/import-fields";
 import { parseDateTime } from "../../src/dates";
 import { startTestService, type Res, type TestService } from "../setup";
 import { problem } from "./hostile-helpers";
@@ -106,7 +106,7 @@ describe("dates on every field", () => {
       grants: () => ({ username: "hd-user", gate: "HD_GATE" }),
       credentials: () => ({ username: "hd-user", kind: "card", secret: `hd-secret-${++k}` }),
     };
-    const fields = Object.entries(IMPORT_FIELDS).flatMap(([c, spec]) => Object.entries(spec).filter(([, f]) => f.type === "time").map(([field]) => ({ c, field })));
+    const fields = Object.entries(IMPORT_MODELS).flatMap(([c, model]) => dateFields(model).map((field) => ({ c, field })));
     expect(fields.map((f) => `${f.c}.${f.field}`)).toEqual(["users.valid_from", "users.valid_until", "grants.valid_from", "grants.valid_until", "credentials.expires_at", "credentials.valid_from"]);
     const wrong: string[] = [];
     for (const { c, field } of fields) {

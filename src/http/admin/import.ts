@@ -1,58 +1,22 @@
 // POST /api/v1/admin/import: bulk upsert of a JSON object of collections, or of one collection as
 // CSV (`Content-Type: text/csv`, `?collection=`). Bodies up to 64 MiB. The work — validation
 // with row/field errors, one transaction, set-based SQL — is src/admin/import.ts.
-import { Elysia, t, type TSchema } from "elysia";
+import { Elysia, t } from "elysia";
 import { importData } from "../../admin/import";
 import { csvToImport } from "../../admin/import-csv";
-import { type FieldSpec, IMPORT_COLLECTIONS, IMPORT_FIELDS } from "../../admin/import-fields";
+import { IMPORT_COLLECTIONS, IMPORT_MODELS } from "../../admin/import-fields";
 import { ApiError } from "../../errors";
 import { adminAuth, adminCaller } from "./auth";
 import type { Deps } from "../../deps";
-import { DateTime, ErrorBody, Propagation } from "../schemas";
+import { ErrorBody, Propagation } from "../schemas";
 
 export const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
 
 type Body = { kind: "json"; value: unknown } | { kind: "csv"; text: string };
 
-/** The OpenAPI schema of one field, from the same table the service validates with. */
-function fieldSchema(f: FieldSpec): TSchema {
-  const o = f.description ? { description: f.description } : {};
-  let s: TSchema;
-  switch (f.type) {
-    case "text":
-      s = t.String({ ...o, minLength: f.min, maxLength: f.max, ...(f.pattern ? { pattern: f.pattern.source } : {}) });
-      break;
-    case "bool":
-      s = t.Boolean(o);
-      break;
-    case "int":
-      s = t.Integer({ ...o, minimum: f.min, maximum: f.max });
-      break;
-    case "time":
-      s = DateTime;
-      break;
-    case "enum":
-      s = t.Union(f.values!.map((v) => t.Literal(v)), o);
-      break;
-    case "timezone":
-      s = t.String({ ...o, examples: ["Europe/Berlin"] });
-      break;
-    case "scopes":
-      s = t.Array(t.Union([t.Literal("admin"), t.Literal("user")]), o);
-      break;
-    case "windows":
-      s = t.Array(t.Object({ days: t.Array(t.Integer({ minimum: 1, maximum: 7 })), start: t.String({ examples: ["08:00"] }), end: t.String({ examples: ["18:00"] }) }), o);
-      break;
-  }
-  return f.nullable ? t.Union([s, t.Null()]) : s;
-}
-
-/** For the docs only: the service checks bodies itself, so errors can name row numbers. */
+/** For the docs only: the service checks bodies itself, so errors can name row numbers. The rows are the models it checks them with. */
 const ImportBody = t.Object(
-  Object.fromEntries(IMPORT_COLLECTIONS.map((c) => [c, t.Optional(t.Array(t.Object(
-    Object.fromEntries(Object.entries(IMPORT_FIELDS[c]).map(([k, f]) => [k, f.required ? fieldSchema(f) : t.Optional(fieldSchema(f))])),
-    { additionalProperties: false },
-  )))])),
+  Object.fromEntries(IMPORT_COLLECTIONS.map((c) => [c, t.Optional(t.Array(IMPORT_MODELS[c]))])),
   { additionalProperties: false },
 );
 
