@@ -1,6 +1,6 @@
 // 3. Cold starts and heaps; the servers the later steps measure.
 import type { ColdStartBreakdown } from "../coldstart";
-import { fmtInt, metrics, probeAnswers, run, say } from "../harness";
+import { createScratchDb, dropScratchDb, fmtInt, metrics, probeAnswers, run, say, stopChild } from "../harness";
 import { BUN, SERVER_CORE, S, graph, want, r1s, startBare, startPortcullis, heapOf, type Step } from "./context";
 
 export const step: Step = {
@@ -21,6 +21,14 @@ export const step: Step = {
     const smallHeap = await heapOf(small, true);
     const bare = await startBare(graph.credentials);
     const bareHeap = await heapOf(bare, false);
+    // The same service holding no data: what a full collection costs for its code alone (Elysia,
+    // prom-client, postgres.js), the floor the 1M server's figure is read against.
+    const emptyDb = `pcl_bench_empty_${Date.now().toString(36)}_${process.pid}`;
+    const empty = await startPortcullis("portcullis-empty", await createScratchDb(emptyDb));
+    const emptyHeap = await heapOf(empty, true);
+    await stopChild(empty.s.proc, 20_000);
+    await dropScratchDb(emptyDb);
+    say(`  empty service: full GC ${emptyHeap.gcMs.toFixed(1)} ms, ${fmtInt(emptyHeap.objectCount)} heap objects; 1M: ${bigHeap.gcMs.toFixed(1)} ms, ${fmtInt(bigHeap.objectCount)}`);
     const bigIndex = await metrics(big.base);
     const perCred = bigHeap.heapSize / graph.credentials;
     const marginal = (bigHeap.heapSize - smallHeap.heapSize) / (graph.credentials - S.smallCredentials);
@@ -29,7 +37,7 @@ export const step: Step = {
       `${fmtInt(perCred)} B per credential, marginal ${fmtInt(marginal)} B; bare Map ${fmtInt(barePerCred)} B per credential, ready ${r1s(bare.readyMs)}`);
     results.coldStart = {
       big: { readyMs: big.readyMs, heap: bigHeap, index: Object.fromEntries(Object.entries(bigIndex).filter(([k]) => k.startsWith("portcullis_index_entries"))) },
-      small: { readyMs: small.readyMs, heap: smallHeap }, bare: { readyMs: bare.readyMs, heap: bareHeap },
+      small: { readyMs: small.readyMs, heap: smallHeap }, empty: { readyMs: empty.readyMs, heap: emptyHeap }, bare: { readyMs: bare.readyMs, heap: bareHeap },
       bytesPerCredential: perCred, marginalBytesPerCredential: marginal, bareBytesPerCredential: barePerCred, breakdown,
     };
     const noMetrics = want("tput") ? await startPortcullis("portcullis-1M-nometrics", bigUrl, { env: { HTTP_METRICS: "0" } }) : null;
@@ -43,7 +51,7 @@ export const step: Step = {
     }
     say(`  decision mix, 1M: ${JSON.stringify(mix.reasons)}; 1k: ${JSON.stringify(smallMix.reasons)}`);
     results.decisionMix = { big: mix.reasons, small: smallMix.reasons };
-    ctx.sv = { big, small, bare, noMetrics, bigHeap, smallHeap, bareHeap, breakdown, perCred, marginal, barePerCred };
+    ctx.sv = { big, small, bare, noMetrics, bigHeap, smallHeap, bareHeap, emptyHeap, breakdown, perCred, marginal, barePerCred };
     return [];
   },
 };

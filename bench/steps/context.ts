@@ -201,6 +201,8 @@ export interface Servers {
   bigHeap: Heap;
   smallHeap: Heap;
   bareHeap: Heap;
+  /** The same service on an empty database: the GC floor of its code alone. */
+  emptyHeap: Heap;
   breakdown: ColdStartBreakdown;
   perCred: number;
   marginal: number;
