@@ -94,13 +94,13 @@ function isoTime(ms: number): string {
 }
 
 /** The columns of an event's COPY line, in order. */
-const COLUMNS = "id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id";
+export const COLUMNS = "id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id";
 
 /** The last five columns of an event without state (zone, direction, flags, peer event, peer user). */
 const NO_EXTRA = "\t\\N\t\\N\t\\N\t\\N\t\\N\n";
 
 /** One event as a line of COPY text: the journal record's payload and what COPY is sent. */
-const lineOf = (e: AccessEvent) =>
+export const lineOf = (e: AccessEvent) =>
   `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}` +
   `\t${e.zoneId ?? "\\N"}\t${e.direction ?? "\\N"}\t${e.flags ? `{${e.flags.join(",")}}` : "\\N"}\t${e.peerEventId ?? "\\N"}\t${e.peerUserId ?? "\\N"}\n`;
 
