@@ -1,5 +1,7 @@
 // The events list: newest first, keyset pagination on (at, id) — no OFFSET, no count(*). Each
-// filter combination walks one of the (gate_id, at, id), (user_id, at, id) or (at, id) indexes.
+// filter combination walks one of the (gate_id, at), (user_id, at) or (at, id) indexes; events of the
+// same millisecond come out of the first two in `at` order only, and an Incremental Sort orders
+// them by id (sql/0011: the id in those keys cost more to store than that sort costs to read).
 import type { Sql } from "../db/client";
 import { dateTimeMs, isDateTime } from "../dates";
 import { invalid } from "../errors";
