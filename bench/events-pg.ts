@@ -1,18 +1,22 @@
 // What storing an access event costs Postgres: the schema before sql/0011, the schema after it, and
-// each candidate change measured on its own (from the "before" schema), in one run, rounds alternating (the order rotates each round) so load elsewhere on the
-// machine falls on every variant alike.
+// each candidate change measured on its own (from the "before" schema), in one run, rounds
+// alternating (the order rotates each round) so load elsewhere on the machine falls on every
+// variant alike.
 //
 // Each variant gets its own scratch database (migrations applied, then the variant's DDL) and one
 // connection; a round ships the same events (generated once per round: 10k gates, 100k users, a
 // share of unknown tokens without a user, the reasons of a typical site) to every variant, in
 // batches the way the shipper sends them (one statement, autocommit, per batch). The figure is the
 // CPU of that connection's backend (/proc/<pid>/stat, found with pg_backend_pid()) ÷ events stored,
-// median of the rounds, with the spread (min–max) as the noise; beside it the wall time per event,
-// the client's CPU per event (this process: encoding and sending), and the bytes a stored event
-// takes (heap + indexes, summed over the partitions). WAL writer, checkpointer and autovacuum are
-// other processes and not counted (a leaner row or index writes less WAL, so they only gain).
+// median of the rounds, with the spread (min–max) as the noise, and the median of each round's
+// ratio to that round's "before" (drift of the machine's load between rounds cancels); beside it
+// the wall time per event, the client's CPU per event (this process sending; the bodies are encoded
+// before the measurement), and the bytes a stored event takes (heap + indexes, all partitions).
+// WAL writer, checkpointer and autovacuum are other processes and not counted (a leaner row or
+// index writes less WAL, so they only gain).
 // At the end the events listing queries are EXPLAIN ANALYZEd on every schema: a listing by gate or
-// user must stay an index scan (the busiest gate holds 5 % of the events, the busiest user 1 %; a quiet gate 1 in 20,000, a rare user 1 in 100,000).
+// user must stay an index scan (the busiest gate holds 5 % of the events, the busiest user 1 %; a
+// quiet gate 1 in 20,000, a rare user 1 in 100,000).
 //
 //   bun bench/events-pg.ts
 // knobs:
