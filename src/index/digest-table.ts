@@ -183,9 +183,11 @@ export class DigestTable {
 
   /**
    * set(c, s.slice(at, at + 64)) for a hex digest, without cutting the string: a loader passes one
-   * string of many digests. Anything but 64 lowercase hex characters there throws.
+   * string of many digests. Anything but 64 lowercase hex characters there throws. `fresh`: no
+   * credential holds this digest (a bulk load of a unique column) — the free slot is taken without
+   * comparing digests on the way.
    */
-  setDigestAt(c: number, s: string, at: number): void {
+  setDigestAt(c: number, s: string, at: number, fresh = false): void {
     this.ensure(c + 1);
     this.remove(c);
     const x = hashOfHex(s, at);
@@ -196,7 +198,12 @@ export class DigestTable {
       if (x < 0 || v < 0) throw new Error("not a hex digest");
       d[o + k] = v;
     }
-    this.place(c, this.probe(s, x, at));
+    if (!fresh) return this.place(c, this.probe(s, x, at));
+    const slots = this.slots, len = slots.length;
+    let i = slotOf(x, len);
+    while (slots[i]! >= 0) i = i + 1 === len ? 0 : i + 1;
+    this.free = i;
+    this.place(c, -1);
   }
 
   /** Takes credential `c`'s hash away (it is findable no more). */

@@ -126,7 +126,8 @@ export interface IndexBuilder {
   /**
    * `scopes`: 1 admin, 2 user (bits). `hash` is the secret hash when `hashAt` is -1; else it holds
    * the 64 characters of a hex digest from `hashAt` on (so a loader can pass one string of many
-   * concatenated digests without cutting it). Each credential once, like grants.
+   * concatenated digests without cutting it). Each credential once, like grants, and each digest
+   * (the column is unique).
    */
   credential(
     id: string, userId: string, kind: CredentialKind, scopes: number, revoked: boolean, deviceRevoked: boolean, hash: string, hashAt: number,
@@ -897,7 +898,7 @@ export class PermissionIndex {
     this.credBits[n] = bits;
     this.credBounds[n] = this.bounds.replace(this.credBounds[n]!, from, until);
     if (hashAt < 0) this.digests.set(n, hash);
-    else this.digests.setDigestAt(n, hash, hashAt);
+    else this.digests.setDigestAt(n, hash, hashAt, fresh);
   }
 
   private markSubject(g: number, groups: Set<string>): void {
