@@ -41,13 +41,13 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
   const observeRequest = deps.config.httpMetrics ? deps.metrics.observeRequest : null;
 
   const respond = (o: Outcome, id: string, t0: number): Response => {
-    let res: Response;
     if (o.refusal !== null) {
-      res = new Response(JSON.stringify(limitedBody(o, o.refusal)), { status: 429, headers: { "content-type": JSON_TYPE, "x-request-id": id, ...limitedHeaders(o.refusal) } });
-    } else {
-      res = new Response(verifyAnswerText(o), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
+      const res = new Response(JSON.stringify(limitedBody(o, o.refusal)), { status: 429, headers: { "content-type": JSON_TYPE, "x-request-id": id, ...limitedHeaders(o.refusal) } });
+      if (observeRequest) observeRequest("POST", ROUTE, 429, (performance.now() - t0) / 1000);
+      return res;
     }
-    if (observeRequest) observeRequest("POST", ROUTE, res.status, (performance.now() - t0) / 1000);
+    const res = new Response(verifyAnswerText(o), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
+    if (observeRequest) observeRequest("POST", ROUTE, 200, (performance.now() - t0) / 1000);
     return res;
   };
 
