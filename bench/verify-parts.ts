@@ -69,7 +69,7 @@ async function partsOf(dir: string): Promise<Parts> {
 }
 
 const all = await Promise.all(trees.map(async (t) => ({ ...t, parts: await partsOf(t.dir) })));
-const best: Record<string, Record<string, number>> = {};
+const best: Record<string, { record: number; watermark: number; answer: number }> = {};
 for (let r = 0; r < REPS; r++) {
   for (const t of all) {
     const b = (best[t.name] ??= { record: Infinity, watermark: Infinity, answer: Infinity });
