@@ -54,17 +54,21 @@ interface GateSlot {
   zoneKey: number;
 }
 
-/** Small string → integer interning for the small tables. */
+/**
+ * Small string → integer interning for the small tables. intern() goes through a KeyTable (the
+ * same numbers: both are append-only): a bulk load interns a gate, zone or group id for each of a
+ * million grants, and a compact table stays in cache where a Map of strings does not.
+ */
 class Names {
   readonly ix = new Map<string, number>();
   readonly ids: string[] = [];
+  private readonly table = KeyTable.create(64, 16);
   constructor(ids: string[] = []) {
     for (const id of ids) this.intern(id);
   }
   intern(id: string): number {
-    let n = this.ix.get(id);
-    if (n === undefined) {
-      n = this.ids.length;
+    const n = this.table.intern(id);
+    if (n === this.ids.length) {
       this.ids.push(id);
       this.ix.set(id, n);
     }
