@@ -26,11 +26,15 @@ const BLOCKS = 500;
 /** Queries in flight per connection (more would only queue results in memory). */
 const IN_FLIGHT = 2;
 
-const KIND_OF: Record<string, CredentialKind> = { c: "card", p: "pin", a: "api", d: "device", s: "session" };
+/** In the order of the flags' kind numbers (position of the initial in 'cpads'). */
+const KINDS: CredentialKind[] = ["card", "pin", "api", "device", "session"];
 /** Bounds as "from until" (each empty when open), only for rows flagged b. */
 const bounds = (from: string, until: string) =>
   `string_agg(case when ${from} is not null or ${until} is not null then coalesce(${ms(from)}::text, '') || ' ' || coalesce(${ms(until)}::text, '') end, E'\\n')`;
 const flag = (cond: string, yes: string, no: string) => `case when ${cond} then '${yes}' else '${no}' end`;
+/** A row's flags as one character, chr(64 + bits): one function call a row instead of a concatenation per flag. */
+const bits = (...terms: string[]) => `chr(64 + ${terms.join(" + ")})`;
+const bit = (cond: string, value: number) => `case when ${cond} then ${value} else 0 end`;
 
 interface Table {
   name: string;
@@ -61,8 +65,14 @@ function count(s: string, width: number, at: number, ch: number): number {
   return n;
 }
 
+/** Rows of `flags` (one character each, chr(64 + bits)) with `bit` set. */
+function countBit(flags: string, bit: number): number {
+  let n = 0;
+  for (let i = 0; i < flags.length; i++) if (((flags.charCodeAt(i) - 64) & bit) !== 0) n++;
+  return n;
+}
+
 const B = 98; // "b"
-const S = 115; // "s"
 
 const USERS: Table = {
   name: "users", alias: "u",
@@ -107,30 +117,29 @@ const MEMBERSHIPS: Table = {
   },
 };
 
-// Flags, 5 characters a grant: subject u(ser)/g(roup), target t (gate)/z(one)/- , effect a/d,
-// schedule s/-, bounds b/-.
+// Flags, one character a grant (chr(64 + bits)): 1 a user's (else a group's), 2 a gate's target,
+// 4 a zone's (neither: none), 8 deny, 16 scheduled, 32 bounded.
 const GRANTS: Table = {
   name: "grants", alias: "r",
   chunk: `count(*)::int, string_agg(r.id, E'\\n'),
-    string_agg(${flag("r.subject_user_id is not null", "u", "g")} || case when r.target_gate_id is not null then 't' when r.target_zone_id is not null then 'z' else '-' end
-      || ${flag("r.effect = 'deny'", "d", "a")} || ${flag("r.schedule_id is null", "-", "s")} || ${flag("r.valid_from is null and r.valid_until is null", "-", "b")}, ''),
+    string_agg(${bits(bit("r.subject_user_id is not null", 1), "case when r.target_gate_id is not null then 2 when r.target_zone_id is not null then 4 else 0 end",
+      bit("r.effect = 'deny'", 8), bit("r.schedule_id is not null", 16), bit("r.valid_from is not null or r.valid_until is not null", 32))}, ''),
     string_agg(coalesce(r.subject_user_id, r.subject_group_id, ''), E'\\n'), string_agg(coalesce(r.target_gate_id, r.target_zone_id, ''), E'\\n'),
     string_agg(r.schedule_id, E'\\n'), ${bounds("r.valid_from", "r.valid_until")}`,
   rows: COLS.grant,
   feed(b, [n, idCol, flags, subjectCol, targetCol, scheduleCol, boundCol]) {
     const ids = idCol.split("\n"), subjects = subjectCol.split("\n"), targets = targetCol.split("\n");
-    const scheduled = count(flags, 5, 3, S);
+    const scheduled = countBit(flags, 16);
     const schedules = scheduled === 0 ? [] : (scheduleCol ?? "").split("\n");
-    const bl = splitBounds(boundCol, count(flags, 5, 4, B));
-    if (ids.length !== n || subjects.length !== n || targets.length !== n || flags.length !== 5 * n || schedules.length !== scheduled || bl === null) return false;
+    const bl = splitBounds(boundCol, countBit(flags, 32));
+    if (ids.length !== n || subjects.length !== n || targets.length !== n || flags.length !== n || schedules.length !== scheduled || bl === null) return false;
     for (let i = 0, k = 0, j = 0; i < n; i++) {
-      const f = 5 * i;
+      const f = flags.charCodeAt(i) - 64;
       let from = -Infinity, until = Infinity;
-      if (flags.charCodeAt(f + 4) === B) [from, until] = pair(bl[k++]!);
-      const t = flags.charCodeAt(f + 1);
+      if ((f & 32) !== 0) [from, until] = pair(bl[k++]!);
       b.grant(
-        ids[i]!, flags.charCodeAt(f) === 117, subjects[i]!, t === 116, t === 45 ? null : targets[i]!, flags.charCodeAt(f + 2) === 100,
-        flags.charCodeAt(f + 3) === S ? schedules[j++]! : null, from, until,
+        ids[i]!, (f & 1) !== 0, subjects[i]!, (f & 2) !== 0, (f & 6) === 0 ? null : targets[i]!, (f & 8) !== 0,
+        (f & 16) !== 0 ? schedules[j++]! : null, from, until,
       );
     }
     return true;
@@ -145,28 +154,30 @@ const GRANTS: Table = {
   },
 };
 
-// Flags, 4 characters a credential: kind's initial, scopes (1 admin + 2 user), revoked 1/0, bounds b/-.
+// Flags, one character a credential (chr(64 + bits)): the kind's number (0–4: card, pin, api,
+// device, session) + 8 admin + 16 user + 32 revoked + 64 bounded.
 // The digests are joined without a separator (64 characters each, a check constraint says so).
 // PIN hashes, visitors' hosts and revoked devices are few: loaded apart, as rows.
 const CREDENTIALS: Table = {
   name: "credentials", alias: "c",
   chunk: `count(*)::int, string_agg(c.id, E'\\n'), string_agg(c.user_id, E'\\n'), string_agg(c.secret_hash, ''),
-    string_agg(left(c.kind, 1) || (('admin' = any(c.scopes))::int + 2 * ('user' = any(c.scopes))::int)::text
-      || ${flag("c.revoked_at is null", "0", "1")} || ${flag("c.valid_from is null and c.expires_at is null", "-", "b")}, ''),
+    string_agg(${bits("position(left(c.kind, 1) in 'cpads') - 1",
+      "case when cardinality(c.scopes) = 0 then 0 else 8 * (('admin' = any(c.scopes))::int + 2 * ('user' = any(c.scopes))::int) end",
+      bit("c.revoked_at is not null", 32), bit("c.valid_from is not null or c.expires_at is not null", 64))}, ''),
     ${bounds("c.valid_from", "c.expires_at")}`,
   rows: COLS.credential,
   feed(b, [n, idCol, userCol, hashes, flags, boundCol], deviceRevoked) {
     const ids = idCol.split("\n"), users = userCol.split("\n");
-    const bl = splitBounds(boundCol, count(flags, 4, 3, B));
-    if (ids.length !== n || users.length !== n || hashes.length !== 64 * n || flags.length !== 4 * n || bl === null) return false;
+    const bl = splitBounds(boundCol, countBit(flags, 64));
+    if (ids.length !== n || users.length !== n || hashes.length !== 64 * n || flags.length !== n || bl === null) return false;
     const anyDevice = deviceRevoked.size > 0;
     for (let i = 0, k = 0; i < n; i++) {
-      const f = 4 * i;
+      const f = flags.charCodeAt(i) - 64;
       let from = -Infinity, until = Infinity;
-      if (flags.charCodeAt(f + 3) === B) [from, until] = pair(bl[k++]!);
+      if ((f & 64) !== 0) [from, until] = pair(bl[k++]!);
       const id = ids[i]!;
       b.credential(
-        id, users[i]!, KIND_OF[flags[f]!] ?? "card", flags.charCodeAt(f + 1) - 48, flags.charCodeAt(f + 2) === 49, anyDevice && deviceRevoked.has(id),
+        id, users[i]!, KINDS[f & 7] ?? "card", (f >> 3) & 3, (f & 32) !== 0, anyDevice && deviceRevoked.has(id),
         hashes, 64 * i, from, until,
       );
     }
