@@ -39,7 +39,7 @@ export function isConnectionError(e: any): boolean {
   return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "ETIMEDOUT" || code === "EPIPE"
     || code === "CONNECT_TIMEOUT" || code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED"
     || code === "CONNECTION_DESTROYED" || code === "57P01" || code === "57P02" || code === "57P03"
-    || code === "08006" || code === "08001" || code === "08003" // every code retry.ts counts as a dead connection, too
+    || code === "08006" || code === "08001" || code === "08003" || code === "08P01" // every code retry.ts counts as a dead connection, too
     || code === "53300"; // too_many_connections: Postgres is there but takes no more clients — unavailable, not a bug
 }
 

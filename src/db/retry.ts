@@ -15,6 +15,7 @@ const DEAD_CONNECTION = new Set([
   "57P02", // crash_shutdown
   "08006", // connection_failure
   "08003", // connection_does_not_exist
+  "08P01", // protocol_violation: Postgres ended the connection ("protocol synchronization was lost")
 ]);
 
 /** The connection the statement went to was (or just became) dead; not "Postgres is unreachable". */

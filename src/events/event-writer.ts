@@ -412,7 +412,11 @@ export class EventWriter {
    */
   private async insert(chunk: Chunk): Promise<void> {
     try {
-      await this.copyInto(this.sql, "access_events", chunk.copy);
+      // In a transaction, so on a connection of its own: postgres.js pipelines queries onto busy
+      // connections when the pool is saturated, and a query that reaches Postgres mid-COPY ends
+      // the connection (08P01, "protocol synchronization was lost"), failing the admin reads
+      // queued behind it. (sql.reserve() would do too, but waits forever while Postgres is away.)
+      await this.sql.begin((tx) => this.copyInto(tx as unknown as Sql, "access_events", chunk.copy));
     } catch (e: any) {
       if (isConnectionError(e)) throw e;
       if (e?.code === "23505") await this.insertIdempotent(chunk.copy);
