@@ -31,6 +31,11 @@ export interface FeedOptions {
   buildNice?: number;
   /** Rebuild (compact) once incremental updates have left this share of the index's lists as garbage. */
   compactAtGarbage?: number;
+  /**
+   * When notifications keep arriving while a pass runs (a burst of writes), wait this long before
+   * the next pass so it takes them all in one statement. A lone write is applied at once.
+   */
+  burstGapMs?: number;
 }
 
 interface Waiter {
@@ -71,7 +76,7 @@ export class ChangeFeed {
   constructor(private readonly url: string, private readonly sql: Sql, opts: FeedOptions = {}) {
     this.opts = {
       heartbeatMs: 1000, backoffBaseMs: 50, backoffMaxMs: 5000, channels: {},
-      catchUpTimeoutMs: 15_000, snapshotTimeoutMs: 300_000, maxLagMs: 10_000, buildNice: 10, compactAtGarbage: 0.5, ...opts,
+      catchUpTimeoutMs: 15_000, snapshotTimeoutMs: 300_000, maxLagMs: 10_000, buildNice: 10, compactAtGarbage: 0.5, burstGapMs: 3, ...opts,
     };
   }
 
@@ -157,10 +162,15 @@ export class ChangeFeed {
     }
     this.running = (async () => {
       try {
-        do {
+        for (;;) {
           this.again = false;
           await this.catchUpOnce();
-        } while (this.again && !this.stopped);
+          if (!this.again || this.stopped) break;
+          // A burst: one pass per gap instead of one per notification. Each pass costs the
+          // serving thread ~0.2 ms of driver work whatever it carries; at 700 writes a second
+          // that was a seventh of its CPU, taken from verifies.
+          if (this.opts.burstGapMs > 0) await Bun.sleep(this.opts.burstGapMs);
+        }
       } catch (e) {
         log.warn("feed catch-up failed; will retry", { error: String(e) });
       } finally {
