@@ -4,6 +4,7 @@
 import postgres from "postgres";
 import { afterAll } from "bun:test";
 import { runningEmbedded, startEmbedded } from "../src/db/embedded";
+import { type LogLevel, setLogLevel } from "../src/log";
 
 async function reachable(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
@@ -37,3 +38,5 @@ if (given && given !== "embedded") {
 }
 process.env.PCL_TEST_ADMIN_URL = adminUrl;
 process.env.LOG_LEVEL ??= "error";
+// The logger read LOG_LEVEL when the imports above loaded it, before this line set it.
+if (["debug", "info", "warn", "error"].includes(process.env.LOG_LEVEL)) setLogLevel(process.env.LOG_LEVEL as LogLevel);
