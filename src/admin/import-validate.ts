@@ -5,6 +5,7 @@ import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
 import { dateTimeMs } from "../dates";
 import { ApiError } from "../errors";
 import { hashSecret } from "../tokens";
+import { LONE_SURROGATE } from "../unicode";
 import {
   IMPORT_CHECKS, IMPORT_COLLECTIONS, IMPORT_MODELS, IMPORT_WORDING, type ImportCollection, type Problem, type Row, type RowNumbers, rowError, unwrapNullable,
 } from "./import-fields";
@@ -21,7 +22,10 @@ interface Field extends Checked {
   post?: (value: any) => Problem | null;
 }
 
-const noNul = (v: string): Problem | null => (v.includes("\u0000") ? ["", "must not contain NUL characters"] : null);
+// NUL, and a lone UTF-16 surrogate (a JSON "\ud800" escape): Postgres text holds neither, and
+// postgres.js would send the surrogate as U+FFFD — stored differently from what was sent.
+const noNul = (v: string): Problem | null =>
+  v.includes("\u0000") ? ["", "must not contain NUL characters"] : v.isWellFormed() ? null : ["", LONE_SURROGATE];
 
 interface Compiled {
   /** The row model without its unknown-key test (knownKeys does that). */
@@ -66,7 +70,7 @@ function checkRow(k: Compiled, c: ImportCollection, row: unknown, rowNo: number)
     // The usual case: one compiled check, then what the model cannot state (NUL inline: it is per cell).
     for (const key of k.text) {
       const v = (row as Row)[key];
-      if (typeof v === "string" && v.includes("\u0000")) throw rowError(c, rowNo, key, noNul(v)![1]);
+      if (typeof v === "string" && (v.includes("\u0000") || !v.isWellFormed())) throw rowError(c, rowNo, key, noNul(v)![1]);
     }
     for (const f of k.checks) {
       const v = (row as Row)[f.key];

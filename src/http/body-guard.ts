@@ -5,10 +5,17 @@
 // "[[[[…" cost 10 s of CPU and answered 500 (unauthenticated, on POST /api/v1/auth/token too).
 // Bodies are checked right after parsing, before validation; nesting deeper than MAX_DEPTH is 400.
 //
+// Unicode: a JSON escape can spell a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text holds;
+// postgres.js would send it as U+FFFD, so the value stored would differ from the one sent (and two
+// values sent could collide into one). A body holding one, in a value or a key, is 400 naming it.
+// (The import's rows are checked by its validator, which names the collection and row; a verify
+// stores no text of its body and answers on its own path.)
+//
 // Size: the server accepts bodies up to 64 MiB for the bulk import, and a body is parsed before
 // a route's authentication runs. Elsewhere a declared body over MAX_BYTES is 413 before it is read.
 import { Elysia } from "elysia";
 import { ApiError } from "../errors";
+import { LONE_SURROGATE } from "../unicode";
 
 export const MAX_DEPTH = 32;
 export const MAX_BYTES = 1024 * 1024;
@@ -35,6 +42,26 @@ export function nestedDeeperThan(v: unknown, max: number): boolean {
   return false;
 }
 
+/** The path (`windows[0].start`) of the first string or key of `v` that is not well-formed UTF-16, or null. Call on a value of bounded depth. */
+export function loneSurrogateAt(v: unknown, path = ""): string | null {
+  if (typeof v === "string") return v.isWellFormed() ? null : path || "body";
+  if (v === null || typeof v !== "object") return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = loneSurrogateAt(v[i], `${path}[${i}]`);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  for (const k in v) {
+    const at = path === "" ? k : `${path}.${k}`;
+    if (!k.isWellFormed()) return at;
+    const p = loneSurrogateAt((v as Record<string, unknown>)[k], at);
+    if (p !== null) return p;
+  }
+  return null;
+}
+
 export function bodyGuard() {
   return new Elysia({ name: "body-guard" })
     .onParse({ as: "global" }, ({ request, path }) => {
@@ -50,9 +77,12 @@ export function bodyGuard() {
       }
       return undefined; // not parsed here: the route's parser goes on
     })
-    .onTransform({ as: "global" }, ({ body }) => {
+    .onTransform({ as: "global" }, ({ body, path }) => {
       if (body !== null && typeof body === "object" && nestedDeeperThan(body, MAX_DEPTH)) {
         throw new ApiError("invalid_request", `body: nested deeper than ${MAX_DEPTH} levels`, { field: "body" });
       }
+      // Not the import's (its validator names collection and row) nor verify's (nothing stored; the native path answers it alike).
+      const bad = OWN_BOUNDS.test(path) ? null : loneSurrogateAt(body);
+      if (bad !== null) throw new ApiError("invalid_request", `${bad}: ${LONE_SURROGATE}`, { field: bad });
     });
 }
