@@ -3,7 +3,7 @@
 // same millisecond come out of the first two in `at` order only, and an Incremental Sort orders
 // them by id (sql/0011: the id in those keys cost more to store than that sort costs to read).
 import type { Sql } from "../db/client";
-import { dateTimeMs, isDateTime } from "../dates";
+import { dateTimeMs, parseDateTime } from "../dates";
 import { invalid } from "../errors";
 import { decodeCursor, encodeCursor } from "../db/pagination";
 import { mapDbError } from "../db/errors";
@@ -34,12 +34,17 @@ function stateOf(r: Record<string, any>): Record<string, unknown> {
 
 export async function listEvents(sql: Sql, f: EventFilter, limit: number, cursor: string | undefined) {
   const key = decodeCursor(cursor);
-  let after: { at: string; id: string } | null = null;
+  let after: { at: Date; id: string } | null = null;
   if (key !== null) {
     const [at, id] = key.split("|");
-    if (!at || !id || !isDateTime(at) || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
-    after = { at, id };
+    const t = parseDateTime(at, "cursor");
+    if (!t.ok || !id || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw invalid("cursor", "not a cursor this API issued");
+    // The instant our parser read, not the text: postgres.js gives a timestamptz parameter's text
+    // to JavaScript's Date, which reads 23:59:60 as Invalid Date (a 500) and 2026-02-30 as March 2.
+    after = { at: new Date(t.ms), id };
   }
+  // Postgres text holds no NUL: refused here, naming the filter (not the database's 'body').
+  for (const field of ["gate_id", "user_id"] as const) if (f[field]?.includes("\u0000")) throw invalid(field, "must not contain NUL characters");
   let allow: boolean | null = null;
   if (f.allow !== undefined && f.allow !== "") {
     if (f.allow !== "true" && f.allow !== "false") throw invalid("allow", "expected true or false");

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { encodeCursor } from "../../src/db/pagination";
 import { startTestService, sleepUntil, type TestService } from "../setup";
 
 let s: TestService;
@@ -62,6 +63,36 @@ describe("GET /api/v1/admin/events", () => {
       const r = await events(q!);
       expect(r.status).toBe(400);
       expect(r.body.error.details.field).toBe(field);
+    }
+  });
+
+  test("a cursor's time is read by the one date parser: a leap second or an offset pages on, never a 500", async () => {
+    const all = (await events("?limit=500")).body.items as Array<{ id: string; at: string }>;
+    const first = all[0]!;
+    // 23:59:60 is the next minute's first instant (dates.ts); JavaScript's Date cannot read it, and
+    // postgres.js handed the cursor's text to Date for a timestamptz parameter: 500.
+    for (const [at, before] of [["2026-06-30T23:59:60Z", Date.parse("2026-07-01T00:00:00Z")], ["9999-12-31T23:59:59.999Z", Infinity]] as const) {
+      for (const q of ["", "&gate_id=EV_A", `&user_id=${userId}`]) {
+        const r = await events(`?limit=500${q}&cursor=${encodeCursor(`${at}|${first.id}`)}`);
+        expect(r.status).toBe(200);
+        for (const e of r.body.items) expect(Date.parse(e.at)).toBeLessThan(before);
+      }
+    }
+    // An offset names the same instant as its UTC spelling: the same page.
+    const mid = all[5]!;
+    const utc = await events(`?limit=500&cursor=${encodeCursor(`${mid.at}|${mid.id}`)}`);
+    const shifted = new Date(Date.parse(mid.at) + 23 * 3_600_000 + 59 * 60_000).toISOString().replace("Z", "+23:59");
+    const off = await events(`?limit=500&cursor=${encodeCursor(`${shifted}|${mid.id}`)}`);
+    expect(off.status).toBe(200);
+    expect(off.body.items).toEqual(utc.body.items);
+    expect(utc.body.items.map((e: any) => e.id)).toEqual(all.slice(6).map((e) => e.id));
+  });
+
+  test("a NUL in a filter is 400 naming that filter", async () => {
+    for (const field of ["gate_id", "user_id"]) {
+      const r = await events(`?${field}=a%00b`);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: "invalid_request", details: { field } });
     }
   });
 
