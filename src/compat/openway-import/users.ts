@@ -19,8 +19,22 @@ const matched = (tx: Tx, table: "users" | "groups", key: "username" | "name") =>
   left join ${tx(table)} a on a.openway_id = s.oid
   left join ${tx(table)} b on a.id is null and b.openway_id is null and b.${tx(key)} = s.${tx(key)}`;
 
+/**
+ * Imported rows whose name Django changed, renamed aside first: the statement that renames them
+ * checks the unique name per row, so a name moving to another row (a swap, or a freed name taken
+ * by a new row) would collide with its old holder ("already exists") and the import could never
+ * run again. The placeholder holds a space (no Django username does) and the row's own id (unique).
+ */
+async function renameAside(tx: Tx, table: "users" | "groups", key: "username" | "name", oids: number[], names: string[]): Promise<void> {
+  await tx`
+    update ${tx(table)} t set ${tx(key)} = 'openway rename ' || t.id
+    from unnest(${pgArray(oids)}::int8[], ${pgArray(names)}::text[]) as s(oid, name)
+    where t.openway_id = s.oid and t.${tx(key)} <> s.name`;
+}
+
 export async function upsertUsers(tx: Tx, data: Source): Promise<Tally> {
   const u = data.users;
+  await renameAside(tx, "users", "username", u.map((x) => x.id), u.map((x) => x.username));
   const displayName = (r: Source["users"][number]) => [r.first_name, r.last_name].map((x) => (x ?? "").trim()).filter(Boolean).join(" ") || null;
   // Django marks unusable passwords with a leading "!": no password here.
   const password = (r: Source["users"][number]) => (r.password && !r.password.startsWith("!") ? r.password : null);
@@ -53,6 +67,7 @@ export async function upsertUsers(tx: Tx, data: Source): Promise<Tally> {
 
 export async function upsertGroups(tx: Tx, data: Source): Promise<Tally> {
   const g = data.groups;
+  await renameAside(tx, "groups", "name", g.map((x) => x.id), g.map((x) => x.name));
   const [r] = await tx`
     with s as (
       select * from unnest(${pgArray(g.map((x) => x.id))}::int8[], ${pgArray(g.map((x) => x.name))}::text[]) as s(oid, name)
