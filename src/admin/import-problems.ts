@@ -53,7 +53,18 @@ function before(a: { at: number[]; type: ValueErrorType }, b: { at: number[]; ty
   if (a.at.length !== b.at.length) return a.at.length - b.at.length;
   return +(a.type !== ValueErrorType.NumberMultipleOf) - +(b.type !== ValueErrorType.NumberMultipleOf);
 }
-const suffix = (segments: string[]) => segments.map((x) => (/^\d+$/.test(x) ? `[${x}]` : `.${x}`)).join("");
+/** The field path after the field's name: `[i]` where the model has an array, `.key` elsewhere (a key of digits too). */
+function suffix(model: TSchema, segments: string[]): string {
+  let out = "";
+  let s: TSchema | undefined = model;
+  for (const seg of segments) {
+    if (s?.[Kind] === "Array") (out += `[${seg}]`), (s = s.items);
+    else (out += `.${seg}`), (s = s?.[Kind] === "Object" && Object.hasOwn(s.properties, seg) ? s.properties[seg] : undefined);
+  }
+  return out;
+}
+/** A ValueError's path as keys: JSON Pointer's segments, unescaped (~1 is "/", ~0 is "~"). */
+const segmentsOf = (path: string) => (path === "" ? [] : path.slice(1).split("/").map((x) => x.replace(/~1/g, "/").replace(/~0/g, "~")));
 
 /** The field's own wording for a problem at `segments`: the longest path of its table that matches. */
 function wordingAt(table: Record<string, Wording> | undefined, segments: string[]): { w: Wording; depth: number } | undefined {
@@ -74,15 +85,15 @@ function wordingAt(table: Record<string, Wording> | undefined, segments: string[
  */
 export function modelProblem(f: Checked, v: unknown): Problem | null {
   const errors = [...f.check.Errors(v)].map((e) => {
-    const segments = e.path === "" ? [] : e.path.slice(1).split("/");
+    const segments = segmentsOf(e.path);
     return { e, segments, type: e.type, at: place(f.model, segments) };
   });
   errors.sort(before);
   for (const { e, segments } of errors) {
     const own = e.type === ValueErrorType.ObjectAdditionalProperties ? undefined : wordingAt(f.wording, segments);
-    if (!own) return [suffix(segments), message(e)];
+    if (!own) return [suffix(f.model, segments), message(e)];
     const m = typeof own.w === "string" ? own.w : own.w(e.type);
-    if (m !== null) return [suffix(segments.slice(0, own.depth)), m];
+    if (m !== null) return [suffix(f.model, segments.slice(0, own.depth)), m];
   }
   return null;
 }

@@ -33,6 +33,9 @@ const CASES: [unknown, string][] = [
   [{schedules:[{name:"s",timezone:"UTC",windows:[{days:[9],start:"25:00",end:"09:00"}]}]}, "schedules row 1: windows[0].start: must be HH:MM between 00:00 and 23:59"],
   [{schedules:[{name:"s",timezone:"UTC",windows:[{days:[],start:"08:00",end:"09:00"}]}]}, "schedules row 1: windows[0].days: must name at least one ISO weekday"],
   [{schedules:[{name:"s",timezone:"UTC",windows:[{days:[1,"2"],start:"08:00",end:"09:00"}]}]}, "schedules row 1: windows[0].days: must be a list of ISO weekdays (1 = Monday … 7 = Sunday)"],
+  // An unknown key is named as sent: not JSON Pointer's escapes (~1 for /, ~0 for ~), and a key of digits is a key, not an index.
+  [{schedules:[{name:"s",timezone:"UTC",windows:[{days:[1],start:"08:00",end:"09:00","a/b~c":1}]}]}, "schedules row 1: windows[0].a/b~c: unknown field"],
+  [{schedules:[{name:"s",timezone:"UTC",windows:[{days:[1],start:"08:00",end:"09:00","7":1}]}]}, "schedules row 1: windows[0].7: unknown field"],
   [{credentials:[{username:"u",kind:"badge",secret:"SECRET"}]}, "credentials row 1: kind: must be one of card, pin, api, device, session"],
   [{credentials:[{username:"u",kind:"card",secret:"SECRET",scopes:["admin","root"]}]}, "credentials row 1: scopes[1]: must be \"admin\" or \"user\""],
   [{credentials:[{username:"u",kind:"card",secret:"SECRET",scopes:"admin"}]}, "credentials row 1: scopes: must be a list of scopes (\"admin\", \"user\")"],
