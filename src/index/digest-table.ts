@@ -109,6 +109,24 @@ export class DigestTable {
     return this.raw.size === 0 ? -1 : (this.raw.get(h) ?? -1);
   }
 
+  /**
+   * find() for a digest as its 32 bytes: the same answer as find() of its hex (a hex digest is
+   * never in `raw`, which holds only strings that are not one).
+   */
+  findDigest(h: Uint8Array): number {
+    const slots = this.slots, len = slots.length, d = this.d;
+    const x = mix(((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0, ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!) >>> 0);
+    for (let i = slotOf(x, len); ; i = i + 1 === len ? 0 : i + 1) {
+      const c = slots[i]!;
+      if (c === EMPTY) return -1;
+      if (c === TOMBSTONE) continue;
+      const o = c * 32;
+      let k = 0;
+      while (k < 32 && h[k] === d[o + k]) k++;
+      if (k === 32) return c;
+    }
+  }
+
   /** Whether credential `c` holds a hash. */
   has(c: number): boolean {
     return c < this.state.length && this.state[c] !== NONE;

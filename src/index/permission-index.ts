@@ -324,9 +324,24 @@ export class PermissionIndex {
    * the token — fail closed.
    */
   decide(secretHash: string, gateId: string, now: number, dataAgeMs = 0): Decision {
-    const c = this.digests.find(secretHash);
+    return this.decideRow(this.digests.find(secretHash), gateId, now, dataAgeMs);
+  }
+
+  /**
+   * decide() for the SHA-256 of the secret as its 32 bytes (what a verify has, see
+   * src/tokens.ts secretDigest): the same decision, without encoding the digest as hex and decoding
+   * it again in the lookup.
+   */
+  decideDigest(digest: Uint8Array, gateId: string, now: number, dataAgeMs = 0): Decision {
+    return this.decideRow(this.digests.findDigest(digest), gateId, now, dataAgeMs);
+  }
+
+  /** decide() for credential number `c` (-1: no credential has the hash). */
+  private decideRow(c: number, gateId: string, now: number, dataAgeMs: number): Decision {
+    // One lookup of the gate for both the staleness bound and the outcome (gates and gateSlots hold the same records).
+    const gate = this.gateSlots.get(gateId);
     if (dataAgeMs > 0) {
-      const bound = this.gates.get(gateId)?.maxStalenessMs;
+      const bound = gate?.rec.maxStalenessMs;
       if (bound != null && dataAgeMs > bound) return c < 0 ? STALE_UNKNOWN_TOKEN : this.refusedRow("stale_index", c);
     }
     if (c < 0) return UNKNOWN_TOKEN;
@@ -338,7 +353,7 @@ export class PermissionIndex {
       if (now >= this.bounds.until(b)) return this.refusedRow("expired_token", c);
       if (now < this.bounds.from(b)) return this.refusedRow("not_yet_valid", c);
     }
-    const r = this.outcome(user, gateId, now);
+    const r = this.outcome(user, gate, now);
     if (r < 0) return this.refusedRow(REFUSAL[r]!, c);
     return {
       allow: true, reason: "granted", userId: this.userIds.key(user), credentialId: this.credIds.key(c),
@@ -355,7 +370,7 @@ export class PermissionIndex {
     if (cred.revoked) return refused("revoked_token");
     if (now >= cred.expiresAt) return refused("expired_token");
     if (now < cred.validFrom) return refused("not_yet_valid");
-    const r = this.outcome(this.userIds.find(cred.userId), gateId, now);
+    const r = this.outcome(this.userIds.find(cred.userId), this.gateSlots.get(gateId), now);
     if (r < 0) return refused(REFUSAL[r]!);
     return {
       allow: true, reason: "granted", userId: cred.userId, credentialId: cred.id, credentialKind: cred.kind,
@@ -372,12 +387,11 @@ export class PermissionIndex {
   }
 
   /** Past the credential checks: the user, the gate, then the strongest grant state. */
-  private outcome(u: number, gateId: string, now: number): number {
+  private outcome(u: number, gate: GateSlot | undefined, now: number): number {
     if (u < 0 || u >= this.userCount) return INACTIVE;
     if ((this.userFlags[u]! & (U_PRESENT | U_ACTIVE)) !== (U_PRESENT | U_ACTIVE)) return INACTIVE;
     const b = this.userBounds[u]!;
     if (b !== 0 && (now < this.bounds.from(b) || now >= this.bounds.until(b))) return INACTIVE;
-    const gate = this.gateSlots.get(gateId);
     if (gate === undefined) return UNKNOWN_GATE;
     const mode = gate.rec.mode;
     if (mode !== "normal") return mode === "locked" ? LOCKED : DISABLED;

@@ -14,7 +14,7 @@ import type { Decision } from "../index/types";
 import type { EventExtra } from "../events/event-writer";
 import type { Refusal } from "../ratelimit/limiter";
 import { rulesFor } from "../state/rules";
-import { hashSecret } from "../tokens";
+import { digestHex, secretDigest } from "../tokens";
 
 /** How long a verify with min_revision waits for the index to reach it before answering 503. */
 const MIN_REVISION_WAIT_MS = 250;
@@ -80,7 +80,7 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
   const unlimited = (token: string, gateId: string, pin: string | undefined): Outcome | Promise<Outcome> => {
     const index = feed.current;
     const now = Date.now();
-    return admitted(index.decide(hashSecret(token), gateId, now, feed.dataAgeMs(now)), gateId, index, now, pin);
+    return admitted(index.decideDigest(secretDigest(token), gateId, now, feed.dataAgeMs(now)), gateId, index, now, pin);
   };
 
   // The decision comes first (it names the credential); then the per-credential limit, then the
@@ -90,10 +90,10 @@ export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "me
   const withLimits = (token: string, gateId: string, pin: string | undefined): Outcome | Promise<Outcome> => {
     const index = feed.current;
     const now = Date.now();
-    const hash = hashSecret(token);
-    const d = index.decide(hash, gateId, now, feed.dataAgeMs(now));
-    // Keyed by the credential id, or by the token's SHA-256 when no credential has it: never the secret.
-    const tokenKey = !tokenLimited ? null : d.credentialId !== undefined ? "c:" + d.credentialId : "h:" + hash;
+    const digest = secretDigest(token);
+    const d = index.decideDigest(digest, gateId, now, feed.dataAgeMs(now));
+    // Keyed by the credential id, or by the token's SHA-256 (hex) when no credential has it: never the secret.
+    const tokenKey = !tokenLimited ? null : d.credentialId !== undefined ? "c:" + d.credentialId : "h:" + digestHex(digest);
     const r = limits.takeVerify(tokenKey, gateId, now);
     if (r === null) return admitted(d, gateId, index, now, pin);
     if (r instanceof Promise) return r.then((x) => (x === null ? admitted(d, gateId, index, now, pin) : refused(d, gateId, index, now, x)));

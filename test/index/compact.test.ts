@@ -4,6 +4,7 @@ import { BoundsPool } from "../../src/index/columns";
 import { DigestTable } from "../../src/index/digest-table";
 import { KeyTable } from "../../src/index/key-table";
 import { PermissionIndex, transferables } from "../../src/index/permission-index";
+import { digestHex, hashSecret, secretDigest } from "../../src/tokens";
 import { prng } from "./helpers";
 import { Model } from "./model";
 
@@ -95,6 +96,16 @@ describe("DigestTable", () => {
     expect(moved.find("raw-5")).toBe(6);
     expect(moved.size).toBe(t.size);
   });
+
+  test("findDigest(bytes) answers what find(hex) does, across growth, moves, removals and tombstones", () => {
+    const t = DigestTable.create(4);
+    const n = 3000;
+    const bytes = (i: number) => new Bun.CryptoHasher("sha256").update(String(i)).digest() as Uint8Array;
+    for (let c = 0; c < n; c++) t.set(c, c % 7 === 0 ? `raw-${c}` : digest(c));
+    t.set(2, digest(1));
+    for (let c = 10; c < n; c += 3) t.remove(c);
+    for (let i = 0; i < n + 50; i++) expect({ i, c: t.findDigest(bytes(i)) }).toEqual({ i, c: t.find(digest(i)) });
+  });
 });
 
 describe("BoundsPool", () => {
@@ -133,6 +144,31 @@ describe("an index as transferable parts", () => {
       moved.apply(cs);
       check(moved, PermissionIndex.fromSnapshot(m.snapshot(4)));
       expect(moved.counts()).toEqual(PermissionIndex.fromSnapshot(m.snapshot(4)).counts());
+    }
+  });
+});
+
+describe("a decision from the digest's bytes", () => {
+  test("decideDigest(secretDigest(s)) decides exactly like decide(hashSecret(s)), every reason, stale gates included", () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = prng(seed * 7919);
+      const m = new Model(r);
+      m.seed();
+      for (let i = 0; i < 30; i++) m.randomOp();
+      // The model's hashes are plain strings; here each credential holds the SHA-256 hex of its own, as in the service.
+      const snap = m.snapshot(3);
+      snap.credentials = snap.credentials.map((c) => ({ ...c, secretHash: hashSecret(c.secretHash) }));
+      const ix = PermissionIndex.fromSnapshot(snap);
+      const reasons = new Set<string>();
+      for (const at of [m.instant(), m.instant(), m.instant()]) for (const age of [0, 1000, 6000]) {
+        for (const s of [...m.everHashes, "never-issued"]) for (const g of [...m.everGates, "NO_SUCH_GATE"]) {
+          const a = ix.decideDigest(secretDigest(s), g, at, age), b = ix.decide(hashSecret(s), g, at, age);
+          reasons.add(b.reason);
+          expect({ seed, s, g, at, age, d: a }).toEqual({ seed, s, g, at, age, d: b });
+        }
+      }
+      expect(reasons.size).toBeGreaterThan(3);
+      expect(digestHex(secretDigest("x"))).toBe(hashSecret("x"));
     }
   });
 });
