@@ -3,11 +3,29 @@
 import { ApiError } from "../errors";
 import { MAX_BYTES } from "./body-guard";
 
-export function jsonBody(maxBytes: number) {
+// Strict UTF-8: request.text() decodes a byte that is not UTF-8 as U+FFFD, so a body saved in
+// another encoding (Excel's CSV is Windows-1252) would be stored with "M\uFFFDller" for "Müller".
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A request's body as text, refusing bytes that are not UTF-8 (400 naming the body). */
+export async function utf8Text(request: Request): Promise<string> {
+  const bytes = await request.arrayBuffer();
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new ApiError("invalid_request", "body: not valid UTF-8 (save the file as UTF-8, e.g. Excel's \"CSV UTF-8\")", { field: "body" });
+  }
+}
+
+/**
+ * `strict`: bytes that are not UTF-8 are 400 (the admin API, which stores what it is sent); else
+ * read as U+FFFD (verify, which stores no text of its body and answers as its native path does).
+ */
+export function jsonBody(maxBytes: number, strict = false) {
   return async ({ request }: { request: Request }) => {
     const declared = request.headers.get("content-length");
     if (declared !== null && +declared > maxBytes) throw tooLarge(maxBytes);
-    const text = await request.text();
+    const text = strict ? await utf8Text(request) : await request.text();
     // text.length counts UTF-16 units ≤ bytes: only long texts need the exact byte count.
     if (text.length > maxBytes || (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes)) throw tooLarge(maxBytes);
     if (text.length === 0) throw new ApiError("invalid_request", "body: a JSON body is required", { field: "body" });
@@ -31,5 +49,5 @@ const tooLarge = (max: number) => new ApiError("payload_too_large", `body is lar
  * is never reached and only tells the OpenAPI generator the content type.
  */
 export function jsonParse(maxBytes = MAX_BYTES): [ReturnType<typeof jsonBody>, "json"] {
-  return [jsonBody(maxBytes), "json"];
+  return [jsonBody(maxBytes, true), "json"];
 }

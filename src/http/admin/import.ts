@@ -8,6 +8,7 @@ import { IMPORT_COLLECTIONS, IMPORT_MODELS } from "../../admin/import-fields";
 import { ApiError } from "../../errors";
 import { adminAuth, adminCaller } from "./auth";
 import type { Deps } from "../../deps";
+import { utf8Text } from "../body";
 import { ErrorBody, Propagation } from "../schemas";
 
 export const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
@@ -47,13 +48,19 @@ const CSV_EXAMPLE = 'username,email,display_name,active\nalice,alice@example.com
 function importBody(sql: Deps["sql"]) {
   return async ({ request }: { request: Request }): Promise<Body> => {
     await adminCaller(sql, request);
-    const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const [mime, ...params] = (request.headers.get("content-type") ?? "").split(";");
+    const type = mime!.trim().toLowerCase();
     if (type !== "application/json" && type !== "text/csv") {
       throw new ApiError("invalid_request", "content-type: expected application/json or text/csv", { field: "content-type" });
     }
+    // The body is read as UTF-8 (utf8Text refuses other bytes); a file declared in another charset is refused by name.
+    const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]*)"?\s*$/i.exec(p)?.[1]).find((c) => c !== undefined);
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      throw new ApiError("invalid_request", `content-type: charset ${charset} is not supported (send UTF-8)`, { field: "content-type" });
+    }
     const declared = request.headers.get("content-length");
     if (declared !== null && +declared > IMPORT_MAX_BYTES) throw tooLarge();
-    const text = await request.text();
+    const text = await utf8Text(request);
     if (text.length > IMPORT_MAX_BYTES || (text.length * 3 > IMPORT_MAX_BYTES && Buffer.byteLength(text) > IMPORT_MAX_BYTES)) throw tooLarge();
     if (type === "text/csv") return { kind: "csv", text };
     if (text.length === 0) throw new ApiError("invalid_request", "body: a JSON body is required", { field: "body" });
