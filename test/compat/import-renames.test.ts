@@ -1,4 +1,4 @@
-// A re-import after renames in Django: usernames and group names are unique here as there, but a
+// Names as Django has them. A re-import after renames in Django: usernames and group names are unique here as there, but a
 // rename can hand a name from one row to another (a swap; a user renamed and a new one given the
 // old name). The import renames in one statement, so a name moving between rows must not collide
 // with itself on the way.
@@ -17,6 +17,8 @@ beforeAll(async () => {
                values (${id}, '!', false, ${username}, '', '', '', false, true, now())`;
     }
     for (const [id, name] of [[1, "ops"], [2, "dev"], [3, "qa"]] as const) await tx`insert into auth_group (id, name) values (${id}, ${name})`;
+    // 128 characters (Django's bound), 255 UTF-16 units: cut to the API's 150 units, here between an emoji's two halves.
+    await tx`insert into access_accesspoint (id, code, name, location) values (1, 'EMOJI', ${"a" + "\u{1F6AA}".repeat(127)}, '')`;
   });
   await importOpenway(db.sql, dj.url);
 });
@@ -28,7 +30,12 @@ afterAll(async () => {
 const byOid = async (table: "users" | "groups", key: "username" | "name") =>
   Object.fromEntries((await db.sql`select openway_id, ${db.sql(key)} as k from ${db.sql(table)} where openway_id is not null order by openway_id`).map((r) => [Number(r.openway_id), r.k]));
 
-describe("import-openway after renames", () => {
+describe("import-openway: names", () => {
+  test("a long name is cut to 150 UTF-16 units without splitting a surrogate pair (no U+FFFD stored)", async () => {
+    const [g] = await db.sql`select name from gates where id = 'EMOJI'`;
+    expect(g!.name).toBe("a" + "\u{1F6AA}".repeat(74));
+  });
+
   test("swapped usernames and group names, a freed name taken by a new row: imported as Django has them", async () => {
     await dj.sql.begin(async (tx) => {
       // (Django's own unique index needs the swap in steps; the import gets only the result.)

@@ -2,6 +2,7 @@
 import { upsertGates } from "../../admin/import-upsert";
 import { pgArray } from "../../admin/import-sql";
 import type { Tx } from "../../admin/tx";
+import { clip } from "../../unicode";
 import type { Source } from "./source";
 import { counted, type Tally } from "./tally";
 
@@ -10,7 +11,7 @@ import { counted, type Tally } from "./tally";
 export async function syncGates(tx: Tx, data: Source): Promise<Tally> {
   const p = data.points;
   // Gate names are 1..150 characters; Django's may be blank (then the code names the gate).
-  const rows = p.map((x) => ({ id: x.code, name: (x.name ?? "").trim().slice(0, 150) || x.code }));
+  const rows = p.map((x) => ({ id: x.code, name: clip((x.name ?? "").trim(), 150) || x.code }));
   return { source: p.length, ...counted(await upsertGates(tx, rows)) };
 }
 

@@ -2,6 +2,7 @@
 // Secrets are stored as their SHA-256 only, so the same keys keep verifying and authenticating.
 import { foreignCredentials, pgArray } from "../../admin/import-sql";
 import type { Tx } from "../../admin/tx";
+import { clip } from "../../unicode";
 import { hashSecret } from "../../tokens";
 import { DEVICE_NAME, tokenPreview } from "../devices";
 import { OpenwayImportError, type Source } from "./source";
@@ -63,7 +64,7 @@ export async function syncDevices(tx: Tx, data: Source, users: Map<number, strin
   for (const d of src) {
     const e = existing.get(d.id);
     const hash = d.auth_token ? hashSecret(d.auth_token) : null;
-    const name = (d.name ?? "").trim().slice(0, 150) || DEVICE_NAME;
+    const name = clip((d.name ?? "").trim(), 150) || DEVICE_NAME;
     if (!e) {
       inserts.push(d);
       if (hash) newCreds.push({ device: d.id, user: users.get(d.user_id)!, hash, label: name, revoked: !d.is_active });
@@ -118,7 +119,7 @@ export async function syncDevices(tx: Tx, data: Source, users: Map<number, strin
              s.user_id, s.credential_id, s.name, s.android, coalesce(s.created_at, now()), case when s.revoked then now() end, s.preview
       from unnest(${pgArray(inserts.map((d) => d.id))}::int8[], ${pgArray(inserts.map((d) => users.get(d.user_id)))}::text[],
                   ${pgArray(inserts.map((d) => credOfDevice.get(d.id) ?? null))}::text[],
-                  ${pgArray(inserts.map((d) => (d.name ?? "").trim().slice(0, 150) || DEVICE_NAME))}::text[],
+                  ${pgArray(inserts.map((d) => clip((d.name ?? "").trim(), 150) || DEVICE_NAME))}::text[],
                   ${pgArray(inserts.map((d) => d.android_device_id))}::text[],
                   ${pgArray(inserts.map((d) => (d.created_at ? d.created_at.toISOString() : null)))}::timestamptz[],
                   ${pgArray(inserts.map((d) => !d.is_active))}::bool[],
