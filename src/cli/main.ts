@@ -10,6 +10,7 @@ import { migrate } from "../db/migrate";
 import { observeCommits, write } from "../admin/tx";
 import { ACK_CHANNEL, isComplete, Propagation } from "../nodes/propagation";
 import { hashSecret, newSecret } from "../tokens";
+import { decodeUtf8, NOT_UTF8 } from "../unicode";
 
 const USAGE = `usage: bun run cli <command>
   migrate                                  apply pending migrations from sql/
@@ -167,7 +168,12 @@ async function main(argv: string[]): Promise<number> {
         const collection = flag(args, "--collection");
         const file = args[0];
         if (!file) break;
-        return await importCommand(sql, file, collection, readFileSync(file, "utf8"));
+        const text = decodeUtf8(readFileSync(file));
+        if (text === null) {
+          console.error(`${file}: ${NOT_UTF8}; nothing was imported`);
+          return 1;
+        }
+        return await importCommand(sql, file, collection, text);
       }
       case "import-openway": {
         const { importOpenwayCommand } = await import("../compat/import-openway");

@@ -1,20 +1,14 @@
 // Body parsing with a per-route size bound, so a 4 KiB verify limit holds whatever the global
 // limit is, and malformed JSON is a 400 with our error body.
 import { ApiError } from "../errors";
+import { decodeUtf8, NOT_UTF8 } from "../unicode";
 import { MAX_BYTES } from "./body-guard";
 
-// Strict UTF-8: request.text() decodes a byte that is not UTF-8 as U+FFFD, so a body saved in
-// another encoding (Excel's CSV is Windows-1252) would be stored with "M\uFFFDller" for "Müller".
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
-
-/** A request's body as text, refusing bytes that are not UTF-8 (400 naming the body). */
+/** A request's body as text, refusing bytes that are not UTF-8 (400 naming the body; see unicode.ts). */
 export async function utf8Text(request: Request): Promise<string> {
-  const bytes = await request.arrayBuffer();
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    throw new ApiError("invalid_request", "body: not valid UTF-8 (save the file as UTF-8, e.g. Excel's \"CSV UTF-8\")", { field: "body" });
-  }
+  const text = decodeUtf8(await request.arrayBuffer());
+  if (text === null) throw new ApiError("invalid_request", `body: ${NOT_UTF8}`, { field: "body" });
+  return text;
 }
 
 /**

@@ -89,6 +89,16 @@ describe("bun run cli", () => {
     expect((await cli("revoke", c!.id)).code).toBe(1);
   });
 
+  test("import refuses a file that is not UTF-8 (Excel's Windows-1252 CSV), naming it; nothing stored", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pcl-cli-"));
+    writeFileSync(join(dir, "latin1.csv"), Buffer.from("username,display_name\nmueller,M\u00fcller\n", "latin1"));
+    const r = await cli("import", "--collection", "users", join(dir, "latin1.csv"));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("not valid UTF-8");
+    expect(await db.sql`select 1 from users where username = 'mueller'`).toHaveLength(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test("create-admin --password takes the password from stdin; the user signs in to the console with it", async () => {
     const r = await cliWith({ stdin: "correct horse battery\n" }, "create-admin", "--username", "piped", "--password");
     expect(r.code).toBe(0);
