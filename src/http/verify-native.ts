@@ -12,7 +12,7 @@ import { requestId } from "../request";
 import type { Outcome } from "../verify/verify";
 import { canonicalUrl } from "../listen";
 import { VerifyBody } from "./schemas";
-import { limitedBody, limitedHeaders, verifyAnswerText } from "./verify";
+import { limitedBody, limitedHeaders, verifyAnswer } from "./verify";
 
 const MAX_BODY = 4096;
 const ROUTE = "/api/v1/access/verify";
@@ -20,26 +20,6 @@ const JSON_TYPE = "application/json;charset=utf-8";
 
 /** The Elysia route's own body schema, compiled once: the native route accepts exactly what it accepts. */
 const wellFormed = TypeCompiler.Compile(VerifyBody);
-
-/** The bounds of the common body's two fields, read from that schema (stated once, in schemas.ts). */
-const GATE = VerifyBody.properties.gate_id, TOKEN = VerifyBody.properties.token;
-const [GATE_MIN, GATE_MAX, TOKEN_MIN, TOKEN_MAX] = [GATE.minLength ?? 0, GATE.maxLength ?? Infinity, TOKEN.minLength ?? 0, TOKEN.maxLength ?? Infinity];
-/** A field with a pattern (or format) would need more than a length check: then every body goes to `wellFormed`. */
-const FAST = [GATE, TOKEN].every((f) => !("pattern" in f) && !("format" in f));
-
-/**
- * The common body — `gate_id` and `token` and nothing else — checked by hand: what the compiled
- * schema checks of it, without its list of the object's keys and a search of each (a tenth of the
- * parse). Accepts a subset of what `wellFormed` accepts; anything else is left to `wellFormed`.
- */
-export function plainBody(v: any): boolean {
-  if (!FAST || typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const g = v.gate_id, t = v.token;
-  if (typeof g !== "string" || g.length < GATE_MIN || g.length > GATE_MAX || typeof t !== "string" || t.length < TOKEN_MIN || t.length > TOKEN_MAX) return false;
-  let n = 0;
-  for (const _ in v) n++;
-  return n === 2;
-}
 
 /** The native handler; `fallback` is the Elysia app, for every request this one does not take. */
 export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | Promise<Response>) {
@@ -52,7 +32,7 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
       if (observeRequest) observeRequest("POST", ROUTE, 429, (performance.now() - t0) / 1000);
       return res;
     }
-    const res = new Response(verifyAnswerText(o), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
+    const res = new Response(JSON.stringify(verifyAnswer(o)), { headers: { "content-type": JSON_TYPE, "x-request-id": id } });
     if (observeRequest) observeRequest("POST", ROUTE, 200, (performance.now() - t0) / 1000);
     return res;
   };
@@ -80,7 +60,7 @@ export function nativeVerify(deps: Deps, fallback: (req: Request) => Response | 
     } catch {
       body = undefined;
     }
-    if (!(plainBody(body) || wellFormed.Check(body)) || (body.min_revision !== undefined && feed.current.revision < body.min_revision)) {
+    if (!wellFormed.Check(body) || (body.min_revision !== undefined && feed.current.revision < body.min_revision)) {
       return fallback(new Request(canonicalUrl(req.url), { method: "POST", headers: req.headers, body: text }));
     }
     const id = requestId(req.headers.get("x-request-id"));

@@ -32,27 +32,6 @@ export function verifyAnswer(o: Outcome): VerifyAnswerJson {
   return { allow: false, reason: d.reason, gate_id: o.gateId, user_id: d.userId, revision: o.revision };
 }
 
-/** The answer's text up to the gate id, by reason (a handful of them), made once. */
-const ALLOW_HEADS: Record<string, string> = Object.create(null);
-const DENY_HEADS: Record<string, string> = Object.create(null);
-
-/**
- * JSON.stringify(verifyAnswer(o)), byte for byte, without the object in between: the answer of
- * every verify is one of three small fixed shapes (the stateful one goes through verifyAnswer).
- */
-export function verifyAnswerText(o: Outcome): string {
-  const d = o.decision;
-  if (o.state !== undefined || !Number.isFinite(o.revision)) return JSON.stringify(verifyAnswer(o));
-  const heads = d.allow ? ALLOW_HEADS : DENY_HEADS;
-  let s = (heads[d.reason] ??= `{"allow":${d.allow},"reason":${JSON.stringify(d.reason)},"gate_id":`) + JSON.stringify(o.gateId);
-  if (d.userId !== undefined) s += ',"user_id":' + JSON.stringify(d.userId);
-  if (d.allow && d.unlockMs !== undefined) {
-    if (!Number.isFinite(d.unlockMs)) return JSON.stringify(verifyAnswer(o));
-    s += ',"unlock_ms":' + d.unlockMs;
-  }
-  return s + ',"revision":' + o.revision + "}";
-}
-
 /** A decision at a gate with a rule with memory: its flags and two-person peer too. */
 function withState(o: Outcome): VerifyAnswerJson {
   const d = o.decision, x = o.state!;
