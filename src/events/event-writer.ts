@@ -96,12 +96,16 @@ function isoTime(ms: number): string {
 /** The columns of an event's COPY line, in order. */
 export const COLUMNS = "id, at, gate_id, user_id, credential_id, allow, reason, revision, zone_id, direction, flags, peer_event_id, peer_user_id";
 
+/** An event's first eight COPY columns (tab-separated, no trailing tab): what every event has. */
+const headOf = (id: string, at: number, gateId: string, userId: string | null, credentialId: string | null, allow: boolean, reason: string, revision: number) =>
+  `${id}\t${isoTime(at)}\t${copyText(gateId)}\t${userId ?? "\\N"}\t${credentialId ?? "\\N"}\t${allow ? "t" : "f"}\t${reason}\t${revision}`;
+
 /** The last five columns of an event without state (zone, direction, flags, peer event, peer user). */
 const NO_EXTRA = "\t\\N\t\\N\t\\N\t\\N\t\\N\n";
 
 /** One event as a line of COPY text: the journal record's payload and what COPY is sent. */
 export const lineOf = (e: AccessEvent) =>
-  `${e.id}\t${isoTime(e.at)}\t${copyText(e.gateId)}\t${e.userId ?? "\\N"}\t${e.credentialId ?? "\\N"}\t${e.allow ? "t" : "f"}\t${e.reason}\t${e.revision}` +
+  headOf(e.id, e.at, e.gateId, e.userId, e.credentialId, e.allow, e.reason, e.revision) +
   `\t${e.zoneId ?? "\\N"}\t${e.direction ?? "\\N"}\t${e.flags ? `{${e.flags.join(",")}}` : "\\N"}\t${e.peerEventId ?? "\\N"}\t${e.peerUserId ?? "\\N"}\n`;
 
 export class EventWriter {
@@ -224,10 +228,9 @@ export class EventWriter {
       });
       return;
     }
-    // Every verify passes here: its COPY line straight from the decision (what lineOf makes of
-    // the same event, without an event object in between).
+    // Every verify passes here: its COPY line straight from the decision, without an event object.
     this.pushLine(
-      `${eventId(at)}\t${isoTime(at)}\t${copyText(gateId)}\t${d.userId ?? "\\N"}\t${d.credentialId ?? "\\N"}\t${d.allow ? "t" : "f"}\t${d.reason}\t${revision}${NO_EXTRA}`,
+      headOf(eventId(at), at, gateId, d.userId ?? null, d.credentialId ?? null, d.allow, d.reason, revision) + NO_EXTRA,
       d.credentialKind === "device",
     );
   }
