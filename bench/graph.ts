@@ -427,3 +427,12 @@ export async function sampleVerifyPairs(sql: Sql, params: GraphParams, count: nu
     return { token: secretFor(r.cred), gate_id: gate };
   });
 }
+
+/**
+ * Write `i` of a burst like an admin's (one UPDATE a transaction): even ones relabel a credential,
+ * odd ones move a user grant's end (the index recompiles that user). `grantIds`: user grants.
+ */
+export function burstWrite(sql: Sql, i: number, credentials: number, grantIds: string[]): Promise<unknown> {
+  if (i % 2 === 0) return sql`update credentials set label = ${"burst " + i} where id = ${credentialId(((i * 7919) % credentials) + 1)}`;
+  return sql`update grants set valid_until = ${new Date(Date.now() + 86_400_000 * (1 + (i % 30)))} where id = ${grantIds[i % grantIds.length]!}`;
+}

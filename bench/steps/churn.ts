@@ -1,4 +1,5 @@
 // 8. Throughput during a burst of changes, and during a full rebuild.
+import { burstWrite } from "../graph";
 import type { LoadOptions } from "../loadgen";
 import { endSql, fmtInt, metrics, pctf, processTree, run, say, sleep, trackedSql, VERIFY_PATH, waitEventsFlushed, withCpu, type CpuUse } from "../harness";
 import { LOAD_CORE, SERVER_CORE, S, graph, loadgen, r1s, r2, rps, windowRps, type Row, type Server, type Step } from "./context";
@@ -26,7 +27,7 @@ async function measureChurn(sv: Server, url: string, bodiesFile: string, pgPids:
   // Burst: S.burst transactions, 4 connections, each one UPDATE (a credential's label or a user
   // grant's validity: the index recompiles that user) through the same triggers as an admin write.
   const w = trackedSql(url, { max: 4 });
-  const grants = await w<{ id: string }[]>`select id from grants where subject_user_id is not null order by id limit 2000`;
+  const grants = (await w<{ id: string }[]>`select id from grants where subject_user_id is not null order by id limit 2000`).map((r) => r.id);
   const headOf = async () => Number((await w<{ n: number }[]>`select n from pcl_revision`)[0]!.n);
   await waitEventsFlushed(sv.base);
   const lg = loadgen(opts(S.durationS + 120));
@@ -37,8 +38,7 @@ async function measureChurn(sv: Server, url: string, bodiesFile: string, pgPids:
     await Promise.all(Array.from({ length: 4 }, async () => {
       while (next < S.burst) {
         const i = next++;
-        if (i % 2 === 0) await w`update credentials set label = ${"burst " + i} where id = ${`c_bench_${String((i * 7919) % graph.credentials + 1).padStart(9, "0")}`}`;
-        else await w`update grants set valid_until = ${new Date(Date.now() + 86_400_000 * (1 + (i % 30)))} where id = ${grants[i % grants.length]!.id}`;
+        await burstWrite(w, i, graph.credentials, grants);
       }
     }));
     const tWritten = Date.now();
