@@ -1,5 +1,6 @@
 // Builds an index from a fresh snapshot in a worker thread and adopts its transferred buffers.
-import { PermissionIndex, type IndexParts } from "../index/permission-index";
+import type { IndexParts } from "../index/index-parts";
+import { PermissionIndex } from "../index/permission-index";
 import type { BuildRequest } from "./index-worker";
 
 export interface BuiltIndex {

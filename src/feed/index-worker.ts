@@ -5,7 +5,7 @@
 // this thread's heap.
 import { createSql } from "../db/client";
 import { loadIndex } from "../db/snapshot-load";
-import { transferables } from "../index/permission-index";
+import { transferables } from "../index/index-parts";
 import { lowerThreadPriority } from "./thread-priority";
 
 declare const self: Worker;
