@@ -29,7 +29,7 @@
 //   BENCH_KEEP_DB=1         keep the scratch databases
 import type { Sql } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
-import { type AccessEvent, COLUMNS, lineOf } from "../src/events/event-writer";
+import { type AccessEvent, COLUMNS, lineOf } from "../src/events/copy-line";
 import { createScratchDb, endSql, fmtInt, int, loadSettings, median, procTicks, runMain, say, setPg, table, trackedSql } from "./harness";
 
 type Form = "copy" | "copy-binary" | "copy-partition" | "unnest";

@@ -15,7 +15,7 @@
 import type { Config } from "../config";
 import { createSql, type Sql } from "../db/client";
 import { eventId } from "../events/event-id";
-import type { EventExtra } from "../events/event-writer";
+import type { EventExtra } from "../events/copy-line";
 import type { PermissionIndex } from "../index/permission-index";
 import type { CredentialRec, Decision, Reason } from "../index/types";
 import { log } from "../log";

@@ -11,7 +11,7 @@
 import type { Deps } from "../deps";
 import { ApiError } from "../errors";
 import type { Decision } from "../index/types";
-import type { EventExtra } from "../events/event-writer";
+import type { EventExtra } from "../events/copy-line";
 import type { Refusal } from "../ratelimit/limiter";
 import { rulesFor } from "../state/rules";
 import { digestHex, secretDigest } from "../tokens";

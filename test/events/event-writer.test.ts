@@ -3,7 +3,8 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSql, type Sql } from "../../src/db/client";
-import { type AccessEvent, EventWriter, type EventWriterOptions } from "../../src/events/event-writer";
+import type { AccessEvent } from "../../src/events/copy-line";
+import { EventWriter, type EventWriterOptions } from "../../src/events/event-writer";
 import { encodeRecord, Journal, parseRecords } from "../../src/events/journal";
 import { createTestDb, sleepUntil, type TestDb } from "../setup";
 import { TcpProxy } from "../tcp-proxy";
