@@ -24,6 +24,8 @@ interface Rule {
 const RULES: Rule[] = [
   { from: ["index/"], forbid: ["db/", "http/", "feed/", "events/", "admin/", "verify/", "ratelimit/", "state/", "nodes/", "compat/", ...IO_PACKAGES], why: "the index is pure: no I/O at all" },
   { from: ["events/"], forbid: ["admin/"], why: "events know nothing of the admin services" },
+  { from: ["state/"], forbid: ["admin/"], why: "the rules' state knows nothing of the admin services (they use it)" },
+  { from: SERVICES, forbid: ["deps", "service", "main"], why: "services name what they use, never the composition root's whole bag of parts" },
   { from: SERVICES, forbid: TRANSPORTS, why: "services know no transport (HTTP or the compat port)" },
   { from: ["db/"], forbid: [...TRANSPORTS, "elysia"], why: "infrastructure knows no transport" },
   { from: ["compat/"], forbid: ["http/"], why: "compat shares neutral modules with the native API, never http internals" },

@@ -13,14 +13,10 @@ import { livePage } from "./pages/live";
 import { presencePage } from "./pages/presence";
 import { schedulesPage } from "./pages/schedules";
 import { usersPage } from "./pages/users";
+import { type PageFn, parseRoute } from "./route";
 import { hub } from "./state";
 import { field, Form, input, toast } from "./ui";
 
-export interface Route {
-  path: string[];
-  params: URLSearchParams;
-}
-export type PageFn = (main: HTMLElement, route: Route) => void | (() => void);
 
 const PAGES: Array<{ key: string; label: string; page: PageFn }> = [
   { key: "live", label: "Live", page: livePage },
@@ -38,12 +34,6 @@ const PAGES: Array<{ key: string; label: string; page: PageFn }> = [
 const app = document.getElementById("app")!;
 let cleanup: (() => void) | void = undefined;
 let flash: string | undefined;
-
-function parseRoute(): Route {
-  const raw = location.hash.replace(/^#\/?/, "");
-  const [path, query] = raw.split("?");
-  return { path: (path ?? "").split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query ?? "") };
-}
 
 // ---- sign-in --------------------------------------------------------------------------------
 

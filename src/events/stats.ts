@@ -3,15 +3,18 @@
 // process's index revision, feed lag and event buffer.
 import { availableParallelism } from "node:os";
 import { mapDbError } from "../db/errors";
-import type { Deps } from "../deps";
+import type { Config } from "../config";
+import type { Sql } from "../db/client";
+import type { ChangeFeed } from "../feed/change-feed";
 import type { Stats } from "../wire";
+import type { EventWriter } from "./event-writer";
 
 const STATS_CACHE_MS = 1000;
 /** How many of the busiest gates an answer lists. */
 export const TOP_GATES = 20;
 
 /** The statistics of the last `windowS` seconds, computed at most once a second per window. */
-export function createStats(deps: Pick<Deps, "sql" | "feed" | "events" | "config">): (windowS: number) => Promise<Stats> {
+export function createStats(deps: { sql: Sql; feed: ChangeFeed; events: EventWriter; config: Readonly<Config> }): (windowS: number) => Promise<Stats> {
   const { sql, feed, events } = deps;
   const cache = new Map<number, { at: number; value: Promise<Stats> }>();
 

@@ -8,12 +8,17 @@
 // has, or the exact rate-limit mode is on (one Redis round trip for both limits, see
 // src/ratelimit/limiter.ts). With both verify limits off (the default) the function has no limit
 // code at all: that is decided once, when it is made.
-import type { Deps } from "../deps";
 import { ApiError } from "../errors";
-import type { Decision } from "../index/types";
 import type { EventExtra } from "../events/copy-line";
+import type { EventWriter } from "../events/event-writer";
+import type { ChangeFeed } from "../feed/change-feed";
+import type { PermissionIndex } from "../index/permission-index";
+import type { Decision } from "../index/types";
+import type { Metrics } from "../metrics";
+import type { RateLimits } from "../ratelimit/rate-limits";
 import type { Refusal } from "../ratelimit/limiter";
 import { rulesFor } from "../state/rules";
+import type { StateService } from "../state/state-service";
 import { digestHex, secretDigest } from "../tokens";
 
 /** How long a verify with min_revision waits for the index to reach it before answering 503. */
@@ -31,7 +36,7 @@ export interface Outcome {
   /** The limit that refused and its numbers (for Retry-After, RateLimit-*); null when admitted. */
   refusal: Refusal | null;
   /** The index the decision came from (compat looks the gate up in it). */
-  index: Deps["feed"]["current"];
+  index: PermissionIndex;
   /** At a gate with a rule with memory: what the event recorded besides (flags, the two-person peer). */
   state?: EventExtra;
 }
@@ -49,8 +54,17 @@ export interface VerifyOptions {
  */
 export type Verify = (token: string, gateId: string, options?: VerifyOptions) => Outcome | Promise<Outcome>;
 
+/** The services a verify calls: a part of the service's Deps (src/deps.ts). */
+export interface VerifyParts {
+  feed: ChangeFeed;
+  events: EventWriter;
+  limits: RateLimits;
+  metrics: Metrics;
+  state: StateService;
+}
+
 /** The service's verify function, with the configured limits (see the header). */
-export function createVerify(deps: Pick<Deps, "feed" | "events" | "limits" | "metrics" | "state">): Verify {
+export function createVerify(deps: VerifyParts): Verify {
   const { feed, events, limits, metrics, state } = deps;
   const tokenLimited = limits.token !== null;
   const limited = limits.gate !== null || tokenLimited;

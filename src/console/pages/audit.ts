@@ -2,7 +2,7 @@
 // paginated on the server; actors shown as the user behind the credential.
 import { api, ApiFailure, nameText, type Page, qs } from "../api";
 import { fill, fmtTime, fromLocalInput, h } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { field, humanMessage, input, pager, section, select, table } from "../ui";
 
 interface Entry {

@@ -2,7 +2,7 @@
 // service answers the decision with its derivation (POST /api/v1/admin/explain).
 import { api, nameText, rememberName } from "../api";
 import { fill, fmtTime, fromLocalInput, h, localInputValue, uid } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import type { ExplainAnswer as Explanation } from "../../wire";
 import { badge, decisionBadge, field, Form, input, picker, section, table } from "../ui";
 

@@ -2,7 +2,7 @@
 // action with a confirmation, create zones and gates.
 import { api, ApiFailure, nameText, type Page, qs, rememberName } from "../api";
 import { debounce, fill, h } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { confirmDialog, field, Form, humanMessage, input, modeBadge, pager, picker, section, select, table, toast } from "../ui";
 
 interface Zone { id: string; name: string }

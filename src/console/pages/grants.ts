@@ -2,7 +2,7 @@
 // validity window). The list filters on the server; the form is reused on user and group pages.
 import { api, nameText, type Page, qs } from "../api";
 import { fill, fmtTime, fromLocalInput, h, uid } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { badge, confirmDialog, type Field, field, Form, humanMessage, input, pager, type Picker, picker, section, select, table, toast } from "../ui";
 import { ApiFailure } from "../api";
 

@@ -2,7 +2,7 @@
 // a group's page: its place in the tree, members (paginated), grants; create, re-parent, delete.
 import { api, ApiFailure, type Page, qs, rememberName } from "../api";
 import { debounce, fill, h } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { confirmDialog, field, Form, humanMessage, input, pager, picker, section, table, toast } from "../ui";
 import { type Grant, grantForm, grantTable } from "./grants";
 

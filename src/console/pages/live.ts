@@ -3,7 +3,7 @@
 // shared SSE stream).
 import { api, ApiFailure, nameText } from "../api";
 import { fill, fmtTime, h, svg } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import type { LiveEvent, Stats } from "../../wire";
 import { hub } from "../state";
 import { decisionBadge, humanMessage, modeBadge, section, table } from "../ui";

@@ -3,7 +3,7 @@
 // NODE_TIMEOUT) are what an admin write stops waiting for. Refreshed every two seconds.
 import { api, ApiFailure } from "../api";
 import { fill, fmtTime, h } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { humanMessage, section, table } from "../ui";
 import type { NodeInfo } from "../../wire";
 

@@ -3,7 +3,7 @@
 // settings of the rules with memory on zones and gates.
 import { api, ApiFailure, nameText, qs, rememberName } from "../api";
 import { fill, fmtTime, h } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { badge, confirmDialog, field, Form, humanMessage, input, picker, section, select, table, toast } from "../ui";
 
 interface Occupancy {

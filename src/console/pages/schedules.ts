@@ -3,7 +3,7 @@
 // exact window field they name (windows[2].end).
 import { api, ApiFailure, type Page, qs, rememberName } from "../api";
 import { debounce, fill, h, uid } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { badge, confirmDialog, type Field, field, Form, humanMessage, input, pager, section, table, toast } from "../ui";
 
 interface Window { days: number[]; start: string; end: string }

@@ -2,7 +2,7 @@
 // profile, credentials (issue with the secret shown once, revoke), groups and grants.
 import { api, ApiFailure, type Page, qs, rememberName } from "../api";
 import { debounce, fill, fmtTime, fromLocalInput, h, localInputValue } from "../dom";
-import type { Route } from "../main";
+import type { Route } from "../route";
 import { badge, confirmDialog, copyText, field, Form, humanMessage, input, pager, picker, section, select, table, toast } from "../ui";
 import { type Grant, grantForm, grantTable } from "./grants";
 

@@ -2,7 +2,7 @@
 // forgiveness for one user (the service: src/state/presence.ts).
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
-import { presenceService } from "../../state/presence";
+import { presenceService } from "../../admin/presence";
 import { adminAuth } from "./auth";
 import { ErrorBody, Propagation } from "../schemas";
 

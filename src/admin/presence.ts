@@ -1,14 +1,16 @@
 // Who is inside: the muster list of a zone, live occupancy of every zone, and anti-passback
 // forgiveness for one user. Read from the rules' shared state, named from the index.
-import { type Actor, write } from "../admin/tx";
-import type { Deps } from "../deps";
+import type { Sql } from "../db/client";
 import { ApiError, notFound } from "../errors";
-import { StateUnavailable } from "./store";
+import type { ChangeFeed } from "../feed/change-feed";
+import type { StateService } from "../state/state-service";
+import { StateUnavailable } from "../state/store";
+import { type Actor, write } from "./tx";
 
 const unavailable = (e: unknown) =>
   e instanceof StateUnavailable ? new ApiError("unavailable", `shared state unavailable: ${e.why}`, { store: "unavailable" }, 1) : e;
 
-export function presenceService(deps: Pick<Deps, "feed" | "state" | "sql">) {
+export function presenceService(deps: { feed: ChangeFeed; state: StateService; sql: Sql }) {
   const { feed, state, sql } = deps;
 
   async function muster(zoneId: string) {
