@@ -151,6 +151,12 @@ export class TcpProxy {
     this.pairs.clear();
   }
 
+  /** Refuses new connections until restore(); the open ones stay (a backend killed while Postgres cannot be reached again yet). */
+  refuseNew(): void {
+    this.server?.stop(false);
+    this.server = null;
+  }
+
   restore(): void {
     if (!this.server) this.start(this.boundPort);
   }

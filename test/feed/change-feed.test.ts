@@ -61,19 +61,38 @@ describe("change feed", () => {
   });
 
   test("killing the listener's backend loses nothing written during the gap", async () => {
-    const u = await userWithCard(db.sql, "bea", "secret-bea-000001");
-    await converged();
-    const reconnects = feed.reconnects;
-    const [killed] = await db.sql`
-      select pg_terminate_backend(pid) as ok from pg_stat_activity
-      where datname = current_database() and application_name = 'portcullis-listener'`;
-    expect(killed?.ok).toBe(true);
-    // Written while the listener is down or reconnecting: its NOTIFY goes nowhere.
-    await db.sql`insert into grants (subject_user_id, target_gate_id) values (${u}, 'G2')`;
-    await sleepUntil(() => feed.reconnects > reconnects, "listener to reconnect");
-    await converged();
-    expect(decide("secret-bea-000001", "G2")).toBe("granted");
-    expect(feed.connected).toBe(true);
+    // A feed of its own, through a proxy that refuses new connections during the gap (so the write
+    // surely commits while nothing listens, rather than after a quick re-LISTEN) and with no
+    // heartbeat (whose probe would also see the head move): only the reconnect's replay of the log
+    // can bring the write in.
+    const proxy = new TcpProxy("127.0.0.1", Number(new URL(db.url).port || 5432)).start();
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const f = new ChangeFeed(viaProxy.toString(), db.sql, { heartbeatMs: 3_600_000, backoffMaxMs: 200 });
+    const decideOn = (secret: string, gate: string) => f.current.decide(hashSecret(secret), gate, Date.now()).reason;
+    try {
+      await f.start();
+      const u = await userWithCard(db.sql, "bea", "secret-bea-000001");
+      await converged(f);
+      const reconnects = f.reconnects;
+      proxy.refuseNew();
+      const [killed] = await db.sql`
+        select count(*) filter (where pg_terminate_backend(pid))::int as n from pg_stat_activity
+        where datname = current_database() and application_name = 'portcullis-listener'`;
+      expect(killed!.n).toBeGreaterThanOrEqual(1);
+      await sleepUntil(() => !f.connected, "the feed to notice its listener is gone");
+      // Committed while the listener is down: its NOTIFY goes nowhere.
+      await db.sql`insert into grants (subject_user_id, target_gate_id) values (${u}, 'G2')`;
+      expect(decideOn("secret-bea-000001", "G2")).toBe("no_grant");
+      proxy.restore();
+      await sleepUntil(() => f.reconnects > reconnects, "listener to reconnect");
+      await converged(f);
+      expect(decideOn("secret-bea-000001", "G2")).toBe("granted");
+      expect(f.connected).toBe(true);
+    } finally {
+      await f.stop();
+      proxy.stop();
+    }
   });
 
   test("two transactions committing in the opposite order of their start both apply", async () => {
