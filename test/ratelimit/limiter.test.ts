@@ -216,6 +216,9 @@ describe("Redis cut and restored (TCP proxy)", () => {
     stall.stall();
     const r = await a.take("Z", Date.now()); // times out after 50 ms, decided locally
     expect(r.allowed).toBe(true);
+    // Decided by the command's own timeout while the connection is still up — not by the socket
+    // timeout (2 s) tearing a silent connection down, which is what a verify would otherwise wait for.
+    expect(l.connected).toBe(true);
     expect(a.fallbackDecisions).toBe(1);
     expect(l.errors).toBe(1);
     expect(l.fallback).toBe(true);
