@@ -16,6 +16,7 @@ import { adminStreamRoutes } from "./admin/stream";
 import { zoneActionRoutes } from "./admin/zone-actions";
 import { authRoutes } from "./auth-routes";
 import { bodyGuard } from "./body-guard";
+import { paramsGuard } from "./params-guard";
 import { consoleRoutes } from "./console";
 import { deviceRoutes } from "./devices";
 import type { Deps } from "../deps";
@@ -79,6 +80,7 @@ export function createApp(deps: Deps) {
       return e.body();
     })
     .use(bodyGuard())
+    .use(paramsGuard())
     .use(propagationHook(deps.propagation))
     .use(docs())
     .use(opsRoutes(deps))

@@ -19,6 +19,7 @@ const REPLAY_MAX = 2000;
 const KEEPALIVE_TICKS = 15;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
 /** One SSE frame (wire.ts AccessFrame). */
 const frame = (e: LiveEvent) => `id: ${e.id}\nevent: ${"access" satisfies AccessFrame["event"]}\ndata: ${JSON.stringify(e)}\n\n`;
@@ -41,6 +42,9 @@ export function adminStreamRoutes(deps: Deps) {
       if (lastId !== undefined && (!UUID.test(lastId) || uuidV7Time(lastId) > Date.now() + 86_400_000)) {
         throw invalid("Last-Event-ID", "not an event id this API issued");
       }
+      // HEAD: the headers a GET would get, and no stream — Bun holds a HEAD answer until its body
+      // ends, and this one never does, so a HEAD used to hang (and hold a live subscription).
+      if (request.method === "HEAD") return new Response(null, { headers: SSE_HEADERS });
       // This process's own buffered events go to Postgres first, so the replay includes them.
       if (lastId) for (let i = 0; i < 30 && events.depth > 0; i++) await Bun.sleep(10);
       const missed = lastId ? await eventsAfter(sql, lastId, filter, REPLAY_MAX) : [];
@@ -127,9 +131,7 @@ export function adminStreamRoutes(deps: Deps) {
         },
         cancel: close,
       }, { highWaterMark: 0 });
-      return new Response(stream, {
-        headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
-      });
+      return new Response(stream, { headers: SSE_HEADERS });
     }, {
       query: t.Object({
         gate_id: t.Optional(t.String({ maxLength: 64 })),
