@@ -16,6 +16,7 @@ import { adminStreamRoutes } from "./admin/stream";
 import { zoneActionRoutes } from "./admin/zone-actions";
 import { authRoutes } from "./auth-routes";
 import { bodyGuard } from "./body-guard";
+import { expectedMessage } from "./expected";
 import { paramsGuard } from "./params-guard";
 import { consoleRoutes } from "./console";
 import { deviceRoutes } from "./devices";
@@ -33,7 +34,7 @@ function validationError(error: any): ApiError {
   const first = error?.valueError ?? error?.all?.[0];
   const path: string = first?.path ?? "";
   const field = path.replace(/^\//, "").replace(/\//g, ".") || (error?.type === "query" ? "query" : "body");
-  let message = first?.schema?.description && first?.message ? first.message : first?.message ?? "invalid value";
+  let message = expectedMessage(first, error?.type) ?? first?.message ?? "invalid value";
   // A refused date says why (not a calendar date, offset missing, out of range), not just "format".
   const schema = first?.schema;
   if (typeof first?.value === "string" && (schema?.format === "date-time" || schema?.anyOf?.some((x: any) => x?.format === "date-time"))) {

@@ -1,5 +1,5 @@
 // Request and response models (TypeBox via Elysia's `t`), shared by routes and the OpenAPI docs.
-import type { TObject } from "@sinclair/typebox";
+import type { TObject, TOptional, TString } from "@sinclair/typebox";
 import { t, type TSchema } from "elysia";
 import { invalid } from "../errors";
 import {
@@ -77,11 +77,23 @@ export function parseLimit(raw: string | undefined): number {
   return n;
 }
 
-export const ListQuery = t.Object({
+const listParams = {
   // Checked by parseLimit(): Elysia's query coercion loses the field name in its errors.
   limit: t.Optional(t.String({ description: "1..500, default 50", examples: ["50"] })),
   cursor: t.Optional(t.String({ maxLength: 400 })),
-}, { additionalProperties: true });
+};
+export const ListQuery = t.Object(listParams, { additionalProperties: false });
+
+/**
+ * A collection list's query: limit, cursor, its filters and (when it has a search) `q` — nothing
+ * else, so a misspelt filter (`?usrename=bob`) is 400 instead of silently listing everyone.
+ */
+export function collectionListQuery(c: { filters?: Record<string, string>; search?: string[] }) {
+  const props: Record<string, TOptional<TString>> = { ...listParams };
+  for (const k of Object.keys(c.filters ?? {})) props[k] = t.Optional(t.String({ maxLength: 200, description: "equals" }));
+  if (c.search) props.q = t.Optional(t.String({ maxLength: 150, description: `case-insensitive prefix of ${c.search.join(", ")}` }));
+  return t.Object(props as typeof listParams & Record<string, TOptional<TString>>, { additionalProperties: false });
+}
 
 const UserFields = {
   username: Name,

@@ -1,6 +1,6 @@
 // Request shapes the generated hostile run does not aim at, over real HTTP: a query parameter given
 // twice, a NUL in a query parameter or a path id, HEAD on every GET route (the event stream
-// included).
+// included), misspelt parameter names, and validation errors that must say what a field takes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { problem, rawHttp } from "./hostile-helpers";
 import { seedGrantedCard, sleepUntil, startTestService, type TestService } from "../setup";
@@ -104,5 +104,54 @@ describe("hostile request shapes", () => {
     // The refusals a GET would get, too.
     expect((await raw("HEAD", "/api/v1/admin/events/stream", {})).status).toBe(401);
     expect((await raw("HEAD", "/api/v1/admin/events/stream?allow=maybe")).status).toBe(400);
+  });
+
+  test("an unknown query parameter is 400 on every list, naming the ones the route takes", async () => {
+    const typo = await raw("GET", "/api/v1/admin/users?usrename=shapes-user");
+    expect(typo.status).toBe(400);
+    expect(typo.body.error).toEqual({
+      code: "invalid_request",
+      message: "usrename: unknown parameter; expected one of limit, cursor, username, q",
+      details: { field: "usrename", in: "query" },
+    });
+    const ok = await raw("GET", "/api/v1/admin/users?username=shapes-user");
+    expect(ok.status).toBe(200);
+    expect(ok.body.items.map((u: any) => u.username)).toEqual(["shapes-user"]);
+    for (const c of ["users", "groups", "zones", "gates", "schedules", "grants", "credentials", "groups/g_shape/members"]) {
+      const a = await raw("GET", `/api/v1/admin/${c}?nope=1`);
+      expect(`${c} ${a.status} ${a.body.error?.details?.field}`).toBe(`${c} 400 nope`);
+    }
+    // `q` only where the collection has a search.
+    expect((await raw("GET", "/api/v1/admin/credentials?q=x")).status).toBe(400);
+    expect((await raw("GET", "/api/v1/admin/gates?q=SHAPE")).body.items.map((g: any) => g.id)).toEqual(["SHAPE_A", "SHAPE_B"]);
+  });
+
+  test("a refused field says what it takes, not which check failed", async () => {
+    const cases: Array<[string, string, unknown, string]> = [
+      ["POST", "/api/v1/admin/gates", { id: "S1", name: "n", mode: "lock" }, `mode: expected one of "normal", "locked", "disabled"`],
+      ["POST", "/api/v1/admin/gates", { id: "S1", name: "n", two_person_window_ms: 0 }, "two_person_window_ms: expected an integer from 1000 to 600000 or null"],
+      ["POST", "/api/v1/admin/gates", { id: "S1", name: "n", max_staleness_ms: 1.5 }, "max_staleness_ms: expected an integer from 1000 to 86400000 or null"],
+      ["POST", "/api/v1/admin/gates", { id: "S1", name: "n", requires_pin: "yes" }, "requires_pin: expected true or false"],
+      ["POST", "/api/v1/admin/gates", { id: "S1", name: "n", zone_id: 5 }, "zone_id: expected a string of 1 to 64 characters or null"],
+      ["POST", "/api/v1/admin/zones", { name: "z", anti_passback: "strict" }, `anti_passback: expected one of "off", "soft", "hard"`],
+      ["POST", "/api/v1/admin/credentials", { user_id: "u", kind: "card", scopes: ["root"] }, `scopes.0: expected one of "admin", "user"`],
+      ["POST", "/api/v1/admin/grants", { subject: { grp: "g" }, target: { zone_id: "z" } }, `subject: expected an object with "user_id" or an object with "group_id"`],
+      ["POST", "/api/v1/admin/users", { username: "v", valid_from: 5 }, "valid_from: expected an RFC 3339 date-time (e.g. 2026-01-01T00:00:00Z) or null"],
+      ["POST", "/api/v1/admin/gates", { id: "S1", name: "n", gateid: 1 }, "gateid: unknown field; expected one of id, name, zone_id, mode, unlock_ms, direction, two_person_window_ms, requires_pin, requires_escort, escort_window_s, max_staleness_ms"],
+    ];
+    for (const [method, path, body, message] of cases) {
+      const r = await s.call(method, path, { body });
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toBe(message);
+    }
+    // Numbers JSON cannot hold as a finite double (1e400 parses as Infinity) are out of range, said so.
+    const huge = await s.call("POST", "/api/v1/admin/gates", { raw: `{"id":"S1","name":"n","unlock_ms":1e400}`, headers: { "content-type": "application/json" } });
+    expect(huge.body.error.message).toBe("unlock_ms: expected an integer from 0 to 600000");
+    const rev = await s.call("POST", "/api/v1/access/verify", { raw: `{"gate_id":"SHAPE_A","token":"${card}","min_revision":1e400}`, headers: { "content-type": "application/json" } });
+    expect(rev.body.error.message).toBe("min_revision: expected an integer from 1 to 9007199254740991");
+    // A path id that does not percent-decode says so.
+    const bad = await raw("GET", "/api/v1/admin/gates/%FF");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toBe("id: not valid percent-encoded UTF-8");
   });
 });

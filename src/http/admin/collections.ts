@@ -6,7 +6,7 @@ import * as crud from "../../admin/crud";
 import { adminAuth } from "./auth";
 import type { Deps } from "../../deps";
 import { jsonParse } from "../body";
-import { CollectionSchemas, CredentialCreated, Deleted, EntityAnswers, ErrorBody, ListQuery, MemberBody, MemberPage, Membership, page, parseLimit, withRevision } from "../schemas";
+import { CollectionSchemas, collectionListQuery, CredentialCreated, Deleted, EntityAnswers, ErrorBody, ListQuery, MemberBody, MemberPage, Membership, page, parseLimit, withRevision } from "../schemas";
 
 const IdParam = t.Object({ id: t.String({ minLength: 1, maxLength: 64 }) });
 
@@ -27,7 +27,7 @@ function collectionRoutes<const N extends keyof typeof CollectionSchemas>(deps: 
   const app = new Elysia({ prefix: `/${c.name}` as `/${N}` })
     .use(adminAuth(sql))
     .get("", ({ query }) => crud.list(sql, c, parseLimit(query.limit), query.cursor, query as Record<string, string>) as Promise<any>, {
-      query: ListQuery, response: { 200: page(entity, example), 400: ErrorBody }, detail: { summary: `List ${c.name}` },
+      query: collectionListQuery(c), response: { 200: page(entity, example), 400: ErrorBody }, detail: { summary: `List ${c.name}` },
     })
     .post("", async ({ body, set, caller }) => written(set, await crud.create(sql, caller, c, body), 201) as any, {
       parse: jsonParse(), body: schemas.create,
