@@ -107,7 +107,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const int = (name: string, def: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === "") return def;
-    const n = Number(raw);
+    // Digits only: Number() would read "0x1F90" as 8080, "1e3" as 1000 and " 80" as 80.
+    const n = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
       return def;
@@ -135,6 +136,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     return parsed;
   };
+  // A switch: anything but these words is a mistake to report, not a value to guess — DEMO_DATA=off
+  // used to load the demo graph (only "0" and "false" meant off) and TRUST_PROXY=on stayed off.
+  const bool = (name: string, def: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return def;
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "on", "yes"].includes(v)) return true;
+    if (["0", "false", "off", "no"].includes(v)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected on or off (also 1/0, true/false, yes/no)`);
+    return def;
+  };
   const url = (name: string, protocols: string[]): string | null => {
     const raw = env[name];
     if (!raw) return null;
@@ -156,7 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!["local", "synced", "exact"].includes(mode)) {
     problems.push(`RATE_LIMIT_MODE=${JSON.stringify(mode)}: expected local, synced or exact`);
   } else if (mode !== "local" && !redisUrl) {
-    problems.push(`RATE_LIMIT_MODE=${mode} needs REDIS_URL`);
+    problems.push(`RATE_LIMIT_MODE=${mode} needs REDIS_URL (e.g. redis://127.0.0.1:6379): set it, or use RATE_LIMIT_MODE=local`);
   }
   const rlPrefix = env.RATE_LIMIT_PREFIX ?? "pcl:rl:";
   if (!/^[\x21-\x7e]{1,64}$/.test(rlPrefix)) {
@@ -221,14 +233,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventStreamStallMs: duration("EVENT_STREAM_STALL", "30s"),
     openwayCompatPort: compat,
     compatTokenKey,
-    httpMetrics: env.HTTP_METRICS !== "0" && env.HTTP_METRICS !== "false",
-    trustProxy: env.TRUST_PROXY === "1" || env.TRUST_PROXY === "true",
+    httpMetrics: bool("HTTP_METRICS", true),
+    trustProxy: bool("TRUST_PROXY", false),
     statePrefix,
     stateRedisTimeoutMs: int("STATE_REDIS_TIMEOUT_MS", 200, 1, 10_000),
     rateLimitPin: pinLimit(),
     nodeTimeoutMs: duration("NODE_TIMEOUT", "10s"),
     propagationTimeoutMs: int("PROPAGATION_TIMEOUT_MS", 2000, 0, 60_000),
-    demoData: env.DEMO_DATA !== undefined ? env.DEMO_DATA !== "0" && env.DEMO_DATA !== "false" : !env.DATABASE_URL,
+    demoData: bool("DEMO_DATA", !env.DATABASE_URL),
   };
   if (config.rateLimitMode === "synced") {
     // A sync interval as long as a window would leave every window to purely local decisions.
@@ -237,6 +249,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         problems.push(`${name}: its window must be at least twice RATE_LIMIT_SYNC_MS (${config.rateLimitSyncMs} ms) in synced mode`);
       }
     }
+  }
+  if (config.openwayCompatPort !== null && config.openwayCompatPort === config.port) {
+    problems.push(`OPENWAY_COMPAT_PORT=${config.port}: the same port as PORT; the compat listener needs a port of its own`);
   }
   if (config.nodeTimeoutMs < 1000 || config.nodeTimeoutMs > 3_600_000) {
     problems.push(`NODE_TIMEOUT=${JSON.stringify(env.NODE_TIMEOUT)}: expected a duration from 1s to 1h`);

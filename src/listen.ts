@@ -17,6 +17,7 @@
 // one is served like any other. The rewrite is in place (an own `url` property on the same
 // Request), so Bun's `server.requestIP(request)` and `server.timeout(request)` still know it.
 import type { Elysia } from "elysia";
+import { StartupError } from "./db/startup";
 
 const CANONICAL = "http://localhost";
 
@@ -57,6 +58,24 @@ export interface ListenOptions {
   hostname: string;
   reusePort?: boolean;
   idleTimeout?: number;
+  /** The setting that chose the port, named when it cannot be listened on. */
+  setting?: "PORT" | "OPENWAY_COMPAT_PORT";
+}
+
+/**
+ * Why `host`:`port` (chosen by `setting`) cannot be listened on, in one sentence with the fix.
+ * Bun's own words ("Failed to start server. Is port 3001 in use?") were logged as a Postgres
+ * problem when DATABASE_URL was set, and an unusable HOST was reported as a port in use.
+ */
+export function describeListenError(e: any, setting: "PORT" | "OPENWAY_COMPAT_PORT", host: string, port: number): StartupError {
+  switch (e?.code) {
+    case "EADDRINUSE":
+      return new StartupError(`${setting} ${port} is in use on ${host}: another process listens on it (an earlier Portcullis still running?); stop it, or set ${setting} to a free port.`);
+    case "EACCES":
+      return new StartupError(`${setting} ${port} on ${host} needs privileges this process lacks (ports below 1024); set ${setting} to 1024 or above, or grant CAP_NET_BIND_SERVICE.`);
+  }
+  // EADDRNOTAVAIL (an address of another machine), EINVAL or no code at all (a name that does not resolve).
+  return new StartupError(`cannot listen on HOST=${host}: it is not an address of this machine; set HOST to one of its addresses (0.0.0.0: all of them, 127.0.0.1: this machine only).`);
 }
 
 type AnyApp = Elysia<any, any, any, any, any, any, any>;
@@ -65,14 +84,20 @@ type AnyApp = Elysia<any, any, any, any, any, any, any>;
 export function listen(app: AnyApp, opts: ListenOptions) {
   app.compile();
   const { routes, ...serve } = (app.config.serve ?? {}) as Record<string, any>;
-  const server = Bun.serve({
-    idleTimeout: 30, // Elysia's listen() default, kept
-    ...serve,
-    ...opts,
-    development: false,
-    ...(routes ? { routes } : {}),
-    fetch: (req: Request) => app.fetch(normaliseRequest(req)),
-  });
+  const { setting = "PORT", ...bind } = opts;
+  let server;
+  try {
+    server = Bun.serve({
+      idleTimeout: 30, // Elysia's listen() default, kept
+      ...serve,
+      ...bind,
+      development: false,
+      ...(routes ? { routes } : {}),
+      fetch: (req: Request) => app.fetch(normaliseRequest(req)),
+    });
+  } catch (e) {
+    throw describeListenError(e, setting, opts.hostname, opts.port);
+  }
   // Elysia's handlers read the server (requestIP, timeout) from here, as after app.listen().
   (app as any).server = server;
   return server;

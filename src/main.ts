@@ -9,6 +9,7 @@ import { type Embedded, startEmbedded } from "./db/embedded";
 import { migrate } from "./db/migrate";
 import { describeConnectError, StartupError, waitForDatabase } from "./db/startup";
 import { loadDemoData, printDemoTokens } from "./demo";
+import { describeListenError } from "./listen";
 import { log, setLogLevel } from "./log";
 import { primaryMetricsHub, workerMetricsLink } from "./metrics-host";
 import { startService } from "./service";
@@ -58,9 +59,9 @@ async function main(): Promise<void> {
   // Never share the port with an orphan of an earlier run (a worker whose primary was killed, still
   // bound with SO_REUSEPORT): it exits within a second on its own (below), so wait that long for the
   // port to be free, then refuse to start.
-  if (!isWorker && !(await portFree(config.host, config.port, 3000))) {
-    log.error("port in use: another process (an earlier Portcullis still running?) listens on it; stop it first", { port: config.port, host: config.host });
-    process.exit(1);
+  if (!isWorker) {
+    await portFree("PORT", config.host, config.port, 3000);
+    if (config.openwayCompatPort !== null) await portFree("OPENWAY_COMPAT_PORT", config.host, config.openwayCompatPort, 3000);
   }
   const service = await startService(config, { databaseUrl, listen: true, reusePort: workers > 1 || isWorker, statePrimary, workerIndex });
 
@@ -120,16 +121,19 @@ async function main(): Promise<void> {
   }
 }
 
-/** Whether `port` can be bound without SO_REUSEPORT — i.e. nobody listens on it — within `waitMs`. */
-async function portFree(host: string, port: number, waitMs: number): Promise<boolean> {
-  if (port === 0) return true;
+/**
+ * Returns once `port` can be bound without SO_REUSEPORT — nobody listens on it — waiting up to
+ * `waitMs` while it is in use; else throws why, in one sentence with the fix (naming `setting`).
+ */
+async function portFree(setting: "PORT" | "OPENWAY_COMPAT_PORT", host: string, port: number, waitMs: number): Promise<void> {
+  if (port === 0) return;
   const until = Date.now() + waitMs;
   for (;;) {
     try {
       Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
-      return true;
-    } catch {
-      if (Date.now() > until) return false;
+      return;
+    } catch (e: any) {
+      if (e?.code !== "EADDRINUSE" || Date.now() > until) throw describeListenError(e, setting, host, port);
       await Bun.sleep(50);
     }
   }

@@ -174,7 +174,7 @@ export interface CompatListener {
 /** Builds the compatibility app and listens on OPENWAY_COMPAT_PORT (service.ts calls this). */
 export function startCompat(deps: Deps, reusePort: boolean): CompatListener {
   const app = createCompatApp(deps, loadTokenKey(deps.config));
-  listen(app, { port: deps.config.openwayCompatPort!, hostname: deps.config.host, reusePort }); // normalises each URL (see there)
+  listen(app, { port: deps.config.openwayCompatPort!, hostname: deps.config.host, reusePort, setting: "OPENWAY_COMPAT_PORT" }); // normalises each URL (see there)
   log.info("openway compat listening", { url: `http://${deps.config.host}:${app.server!.port}` });
   return {
     app,

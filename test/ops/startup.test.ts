@@ -62,6 +62,27 @@ describe("startup errors against the tests' Postgres", () => {
     expect(attempts[1]!.msg).toContain("Retrying in 0.50 s (attempt 2;");
   }, 20_000);
 
+  // What a person meets at their first start: the port taken (an earlier run), the compat port
+  // taken, a HOST that is not this machine's — each its own sentence naming the setting.
+  test("a port in use, for PORT or OPENWAY_COMPAT_PORT: one sentence naming the setting, never blamed on Postgres", async () => {
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const main = onlyError(await start(db.url, { PORT: String(taken.port) }));
+      expect(main).toBe(`cannot start: PORT ${taken.port} is in use on 127.0.0.1: another process listens on it (an earlier Portcullis still running?); stop it, or set PORT to a free port.`);
+      const compat = onlyError(await start(db.url, { OPENWAY_COMPAT_PORT: String(taken.port) }));
+      expect(compat).toBe(`cannot start: OPENWAY_COMPAT_PORT ${taken.port} is in use on 127.0.0.1: another process listens on it (an earlier Portcullis still running?); stop it, or set OPENWAY_COMPAT_PORT to a free port.`);
+    } finally {
+      taken.stop(true);
+    }
+  }, 30_000);
+
+  test("a HOST that is not an address of this machine: one sentence saying what HOST takes", async () => {
+    for (const host of ["10.255.255.1", "no-such-host.invalid"]) {
+      const msg = onlyError(await start(db.url, { HOST: host }));
+      expect(msg).toBe(`cannot start: cannot listen on HOST=${host}: it is not an address of this machine; set HOST to one of its addresses (0.0.0.0: all of them, 127.0.0.1: this machine only).`);
+    }
+  }, 30_000);
+
   test("Postgres that comes up during the wait: the start goes on and the service is ready", async () => {
     const proxy = new TcpProxy("127.0.0.1", Number(new URL(db.url).port || 5432)).start();
     proxy.cut(); // "Postgres is down": connections are refused until restore()
