@@ -18,6 +18,8 @@ export interface BannerFacts {
   url: string;
   /** The embedded Postgres' URL, or null when DATABASE_URL is set. */
   embeddedPg: string | null;
+  /** DATABASE_URL, when set: the CLI must be given the same one. */
+  databaseUrl?: string | null;
   dataDir: string;
   admins: number;
 }
@@ -31,10 +33,14 @@ export function startBanner(f: BannerFacts): string {
   if (f.embeddedPg) {
     lines.push(`  Postgres: ${f.embeddedPg} (embedded, in ${f.dataDir}/pg; while this runs, \`bun run cli …\` with the same DATA_DIR uses it)`);
   }
+  // With DATABASE_URL the CLI needs it too: without, it would use (or start) an embedded Postgres
+  // in DATA_DIR and make the admin there, where this service never looks.
+  const cli = f.databaseUrl ? `DATABASE_URL='${redactPassword(f.databaseUrl)}' bun run cli` : "bun run cli";
+  if (f.databaseUrl) lines.push(`  Postgres: ${redactPassword(f.databaseUrl)} (DATABASE_URL; give \`bun run cli …\` the same)`);
   if (f.admins === 0) {
     lines.push(
       "No admin can sign in to the console yet. Make one (it asks for the password):",
-      "  bun run cli create-admin --username <you> --password",
+      `  ${cli} create-admin --username <you> --password`,
     );
   }
   return lines.join("\n");
@@ -44,4 +50,16 @@ export function startBanner(f: BannerFacts): string {
 export function publicUrl(host: string, port: number): string {
   const h = host === "0.0.0.0" || host === "::" || host === "" ? "localhost" : host.includes(":") ? `[${host}]` : host;
   return `http://${h}:${port}`;
+}
+
+/** `url` with its password (if any) replaced by `<password>`: a banner goes to logs. */
+export function redactPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = "<password>";
+    return u.toString().replace("%3Cpassword%3E", "<password>");
+  } catch {
+    return url;
+  }
 }

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const port = service.app.server?.port ?? config.port;
     if (demo) printDemoTokens(demo, port);
     const admins = await consoleAdmins(service.deps.sql).catch(() => 1);
-    console.log(startBanner({ url: publicUrl(config.host, port), embeddedPg: embedded ? databaseUrl : null, dataDir: config.dataDir, admins }) + "\n");
+    console.log(startBanner({ url: publicUrl(config.host, port), embeddedPg: embedded ? databaseUrl : null, databaseUrl: config.databaseUrl, dataDir: config.dataDir, admins }) + "\n");
   } else {
     // The primary died without stopping us (SIGKILL, OOM): re-parented, ppid changes. Stop serving
     // and exit within a second — everything answered is already in this worker's journal, and

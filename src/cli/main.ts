@@ -47,6 +47,9 @@ async function connect(): Promise<{ sql: Sql; close(): Promise<void> }> {
       const pg = await startEmbedded(config.dataDir, config.embeddedPgPort);
       url = pg.url;
       stop = pg.stop;
+      // Said, because a service started with DATABASE_URL is not this database: without the same
+      // DATABASE_URL here, a create-admin would make an admin it never sees.
+      console.error(`DATABASE_URL is unset and no service runs on DATA_DIR ${config.dataDir}: using its embedded Postgres, started for this command (${pg.url})`);
     }
   }
   const sql = createSql(url, { max: 2 });
@@ -71,11 +74,14 @@ async function listenForAcks(sql: Sql, url: string, config: ReturnType<typeof lo
   const listener = createSql(url, { max: 1, applicationName: "portcullis-cli", onnotify: (_c, payload) => propagation.onNotify(payload) });
   await listener.unsafe(`listen ${ACK_CHANNEL}`);
   let last = 0;
+  // A write that changed nothing (a revoke of an unknown id) answers the current revision: only
+  // revisions past this one are this command's to wait for.
+  const before = (await sql<{ n: number }[]>`select n::float8 as n from pcl_revision`)[0]!.n;
   observeCommits(sql, (revision) => (last = Math.max(last, revision)));
   return {
     async finish() {
       try {
-        if (last === 0 || !propagation.enabled) return;
+        if (last <= before || !propagation.enabled) return;
         const p = await propagation.await(last);
         if (p.nodes === 0) return; // no service running on this database
         console.log(isComplete(p)
@@ -121,6 +127,11 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd || cmd === "help" || cmd === "--help") {
     console.log(USAGE);
     return cmd ? 0 : 2;
+  }
+  // An unknown command is told before anything connects (or starts an embedded Postgres).
+  if (!["migrate", "create-admin", "revoke", "import", "import-openway", "consistency"].includes(cmd)) {
+    console.error(`unknown command: ${cmd}\n${USAGE}`);
+    return 2;
   }
   // The password is asked for before anything connects: a typo costs nothing.
   let passwordHash: string | null = null;
@@ -168,7 +179,14 @@ async function main(argv: string[]): Promise<number> {
         const collection = flag(args, "--collection");
         const file = args[0];
         if (!file) break;
-        const text = decodeUtf8(readFileSync(file));
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(file);
+        } catch (e: any) {
+          console.error(`${file}: ${e?.code === "ENOENT" ? "no such file" : e?.code === "EISDIR" ? "a directory, not a file" : `cannot be read (${e?.code ?? e})`}; nothing was imported`);
+          return 1;
+        }
+        const text = decodeUtf8(bytes);
         if (text === null) {
           console.error(`${file}: ${NOT_UTF8}; nothing was imported`);
           return 1;

@@ -163,6 +163,31 @@ describe("bun run cli", () => {
     expect(t.screen).toMatch(/^  3,000 rows in \d+\.\d\d s \([\d,]+ rows\/s\)\s*$/m);
   }, 30_000);
 
+  test("beside a running service: a revoke says it reached every node; a revoke that changed nothing waits for nothing", async () => {
+    const service = await startService(testConfig(), { databaseUrl: db.url, maintenance: false });
+    try {
+      const [u] = await db.sql`insert into users (username) values ('cli-revoke') returning id`;
+      const [c] = await db.sql`insert into credentials (user_id, kind, secret_hash) values (${u!.id}, 'card', ${hashSecret("cli-revoke-card")}) returning id`;
+      const first = await cli("revoke", c!.id);
+      expect(first.code).toBe(0);
+      expect(first.out).toMatch(/revoked \(revision (\d+)\)\npropagation: complete \(1 of 1 live nodes applied revision \1\)\n$/);
+      const again = await cli("revoke", c!.id);
+      expect(again.code).toBe(1);
+      expect(again.out).toBe(`${c!.id}: no such active credential\n`); // no propagation of somebody else's revision
+    } finally {
+      await service.stop();
+    }
+  }, 30_000);
+
+  test("a mistyped command or a missing file: one line saying so, exit 2 or 1", async () => {
+    const unknown = await cli("frobnicate");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toStartWith("unknown command: frobnicate\nusage: bun run cli");
+    const missing = await cli("import", "/nonexistent/data.json");
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe("/nonexistent/data.json: no such file; nothing was imported\n");
+  });
+
   test("no command prints usage and exits 2", async () => {
     const r = await cli();
     expect(r.code).toBe(2);
@@ -212,6 +237,11 @@ describe("bun run cli beside a running `bun run start` on its embedded Postgres"
       first.p.kill("SIGTERM");
       expect(await first.p.exited).toBe(0);
     }
+    // With the service stopped, the CLI starts the embedded Postgres itself — and says so, since a
+    // service started with DATABASE_URL would be on another database.
+    const alone = await cliWith({ env }, "consistency", "--sample", "1");
+    expect(alone.code).toBe(0);
+    expect(alone.err).toContain(`DATABASE_URL is unset and no service runs on DATA_DIR ${dataDir}: using its embedded Postgres, started for this command (${pgUrl})`);
     // The second start: the admin exists now, so no hint; the console URL again.
     const again = await start();
     try {
