@@ -5,6 +5,8 @@
 // openway import cuts long names with clip() so it never makes one. Likewise bytes that are not
 // UTF-8: decodeUtf8 refuses them (HTTP bodies, the CLI's import file) instead of reading U+FFFD.
 
+export const NUL = "must not contain NUL characters";
+
 export const LONE_SURROGATE = "must not hold a lone UTF-16 surrogate (a \\ud800–\\udfff escape without its pair): text cannot store it";
 
 /**

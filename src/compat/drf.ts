@@ -100,6 +100,9 @@ export function charField(data: Record<string, unknown>, field: string, errors: 
   if (o.maxLength !== undefined && s.length > o.maxLength) {
     return fail(errors, field, `Ensure this field has no more than ${o.maxLength} characters.`);
   }
+  // DRF's ProhibitNullCharactersValidator; here it also keeps a NUL from reaching Postgres (whose
+  // own error was answered as a 400 {"detail"} naming "body").
+  if (s.includes("\u0000")) return fail(errors, field, "Null characters are not allowed.");
   return s;
 }
 

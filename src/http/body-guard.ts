@@ -8,6 +8,8 @@
 // Unicode: a JSON escape can spell a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text holds;
 // postgres.js would send it as U+FFFD, so the value stored would differ from the one sent (and two
 // values sent could collide into one). A body holding one, in a value or a key, is 400 naming it.
+// A NUL (\u0000) Postgres text cannot hold at all: it reached Postgres and came back as its own
+// error blaming the field `body`; it is 400 naming the field too.
 // (The import's rows are checked by its validator, which names the collection and row; a verify
 // stores no text of its body and answers on its own path.)
 //
@@ -15,7 +17,7 @@
 // a route's authentication runs. Elsewhere a declared body over MAX_BYTES is 413 before it is read.
 import { Elysia } from "elysia";
 import { ApiError } from "../errors";
-import { LONE_SURROGATE } from "../unicode";
+import { LONE_SURROGATE, NUL } from "../unicode";
 
 export const MAX_DEPTH = 32;
 export const MAX_BYTES = 1024 * 1024;
@@ -42,21 +44,33 @@ export function nestedDeeperThan(v: unknown, max: number): boolean {
   return false;
 }
 
-/** The path (`windows[0].start`) of the first string or key of `v` that is not well-formed UTF-16, or null. Call on a value of bounded depth. */
-export function loneSurrogateAt(v: unknown, path = ""): string | null {
-  if (typeof v === "string") return v.isWellFormed() ? null : path || "body";
+/** Why Postgres text cannot hold `s` as sent, or null. */
+function unstorable(s: string): string | null {
+  return !s.isWellFormed() ? LONE_SURROGATE : s.includes("\u0000") ? NUL : null;
+}
+
+/**
+ * The path (`windows[0].start`) of the first string or key of `v` that Postgres text cannot hold
+ * as sent — a lone UTF-16 surrogate, or a NUL — and why, or null. Call on a value of bounded depth.
+ */
+export function unstorableAt(v: unknown, path = ""): { at: string; why: string } | null {
+  if (typeof v === "string") {
+    const why = unstorable(v);
+    return why === null ? null : { at: path || "body", why };
+  }
   if (v === null || typeof v !== "object") return null;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const p = loneSurrogateAt(v[i], `${path}[${i}]`);
+      const p = unstorableAt(v[i], `${path}[${i}]`);
       if (p !== null) return p;
     }
     return null;
   }
   for (const k in v) {
     const at = path === "" ? k : `${path}.${k}`;
-    if (!k.isWellFormed()) return at;
-    const p = loneSurrogateAt((v as Record<string, unknown>)[k], at);
+    const why = unstorable(k);
+    if (why !== null) return { at, why };
+    const p = unstorableAt((v as Record<string, unknown>)[k], at);
     if (p !== null) return p;
   }
   return null;
@@ -82,7 +96,7 @@ export function bodyGuard() {
         throw new ApiError("invalid_request", `body: nested deeper than ${MAX_DEPTH} levels`, { field: "body" });
       }
       // Not the import's (its validator names collection and row) nor verify's (nothing stored; the native path answers it alike).
-      const bad = OWN_BOUNDS.test(path) ? null : loneSurrogateAt(body);
-      if (bad !== null) throw new ApiError("invalid_request", `${bad}: ${LONE_SURROGATE}`, { field: bad });
+      const bad = OWN_BOUNDS.test(path) ? null : unstorableAt(body);
+      if (bad !== null) throw new ApiError("invalid_request", `${bad.at}: ${bad.why}`, { field: bad.at });
     });
 }

@@ -10,6 +10,7 @@
 // Postgres and came back as its own error, blaming the field `body`; it is 400 naming the parameter.
 import { Elysia } from "elysia";
 import { ApiError } from "../errors";
+import { NUL } from "../unicode";
 
 /** The first name that occurs more than once in the query of `url`, or null. */
 export function repeatedParam(url: string): string | null {
@@ -37,7 +38,7 @@ export function paramsGuard() {
     }
     for (const [where, values] of [["params", params], ["query", query]] as const) {
       const name = nulIn(values as Record<string, unknown> | undefined);
-      if (name !== null) throw new ApiError("invalid_request", `${name}: must not contain NUL characters`, { field: name, in: where });
+      if (name !== null) throw new ApiError("invalid_request", `${name}: ${NUL}`, { field: name, in: where });
     }
   });
 }

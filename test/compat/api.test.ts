@@ -188,6 +188,9 @@ describe("login", () => {
       [{ username: "", password: "x" }, { username: ["This field may not be blank."] }],
       [{ username: "otho", password: null }, { password: ["This field may not be null."] }],
       [{ username: { a: 1 }, password: "x" }, { username: ["Not a valid string."] }],
+      // A NUL reached Postgres and came back as {"detail": "body: invalid byte sequence …"}.
+      [{ username: "ot\u0000ho", password: "x" }, { username: ["Null characters are not allowed."] }],
+      [{ username: "otho", password: "otho-pass\u0000word-1" }, { password: ["Null characters are not allowed."] }],
     ];
     for (const [body, want] of cases) {
       const r = await s.compat("POST", "/api/v1/auth/token", { json: body });

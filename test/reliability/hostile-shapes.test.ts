@@ -91,6 +91,25 @@ describe("hostile request shapes", () => {
     }
   });
 
+  test("a NUL in a JSON body's string or key is 400 naming the field, never Postgres' own message; nothing stored", async () => {
+    const cases: Array<[string, string, string, string]> = [
+      ["POST", "/api/v1/admin/users", `{"username":"a\\u0000b"}`, "username"],
+      ["POST", "/api/v1/admin/users", `{"username":"nul-ok","display_name":"x\\u0000"}`, "display_name"],
+      ["POST", "/api/v1/admin/gates", `{"id":"NULG","name":"\\u0000"}`, "name"],
+      ["POST", "/api/v1/admin/schedules", `{"name":"s","timezone":"UTC","windows":[{"days":[1],"start":"08:00\\u0000","end":"09:00"}]}`, "windows[0].start"],
+      ["PATCH", "/api/v1/admin/gates/SHAPE_A", `{"name":"a\\u0000"}`, "name"],
+      ["POST", "/api/v1/admin/users", `{"username":"k","\\u0000":1}`, "\u0000"],
+      ["POST", "/api/v1/auth/token", `{"username":"a\\u0000","password":"xxxxxxxxx"}`, "username"],
+    ];
+    for (const [method, path, raw, field] of cases) {
+      const r = await s.call(method, path, { raw, headers: { "content-type": "application/json" } });
+      expect(`${path} ${raw} ${r.status}`).toBe(`${path} ${raw} 400`);
+      expect(r.body.error).toEqual({ code: "invalid_request", message: `${field}: must not contain NUL characters`, details: { field } });
+    }
+    expect(await s.db.sql`select 1 from users where username in ('a' || chr(65533) || 'b', 'nul-ok', 'k')`).toHaveLength(0);
+    expect((await s.db.sql`select name from gates where id = 'SHAPE_A'`)[0]!.name).toBe("shape_a");
+  });
+
   test("HEAD on every GET route answers with the GET's status and no body; the event stream's included", async () => {
     for (const path of getRoutes()) {
       const [head, get] = [await raw("HEAD", path), path.endsWith("/stream") ? null : await raw("GET", path)];
