@@ -6,6 +6,7 @@ import { csvToImport } from "../admin/import-csv";
 import type { ImportProgress, ImportResult } from "../admin/import-fields";
 import type { Sql } from "../db/client";
 import { ApiError } from "../errors";
+import { refuseRepeatedKey } from "../http/body";
 
 const n = (x: number) => x.toLocaleString("en-US");
 
@@ -60,13 +61,20 @@ export function summaryTable(r: ImportResult, seconds: number): string {
   return lines.join("\n");
 }
 
+/** The file's JSON, refusing a field given twice in one object as POST /api/v1/admin/import does. */
+function parseJson(text: string): unknown {
+  const data = JSON.parse(text);
+  refuseRepeatedKey(text);
+  return data;
+}
+
 export async function importCommand(sql: Sql, file: string, collection: string | undefined, text: string): Promise<number> {
   const t0 = performance.now();
   const progress = progressLine(file, process.stderr);
   try {
     const { data, rowNumbers } = collection !== undefined || file.endsWith(".csv")
       ? csvToImport(collection ?? "", text)
-      : { data: JSON.parse(text), rowNumbers: {} };
+      : { data: parseJson(text), rowNumbers: {} };
     const r = await importData(sql, { credentialId: null }, data, rowNumbers, (p) => progress.update(p));
     progress.end();
     console.log(`imported ${file} (revision ${r.revision}):`);

@@ -32,6 +32,7 @@ export function jsonBody(maxBytes: number, strict = false) {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new ApiError("invalid_request", "body: expected a JSON object", { field: "body" });
     }
+    if (strict) refuseRepeatedKey(text);
     return value;
   };
 }
@@ -44,4 +45,50 @@ const tooLarge = (max: number) => new ApiError("payload_too_large", `body is lar
  */
 export function jsonParse(maxBytes = MAX_BYTES): [ReturnType<typeof jsonBody>, "json"] {
   return [jsonBody(maxBytes, true), "json"];
+}
+
+/**
+ * The first key that one object of `text` (valid JSON) names twice, or null. JSON.parse keeps the
+ * last of them, so `{"mode": "locked", …, "mode": "normal"}` was written as normal — whatever a
+ * proxy or log that reads the first one saw. One pass over the text, no allocation per value.
+ */
+export function repeatedKey(text: string): string | null {
+  if (text.indexOf('"') === -1) return null;
+  const stack: Array<Set<string> | null> = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 123) stack.push(new Set()); // {
+    else if (c === 91) stack.push(null); // [
+    else if (c === 125 || c === 93) stack.pop(); // } ]
+    else if (c === 34) {
+      let j = i + 1;
+      let escaped = false;
+      for (; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        if (d === 92) {
+          j++;
+          escaped = true;
+        } else if (d === 34) break;
+      }
+      const keys = stack[stack.length - 1];
+      if (keys) {
+        // In an object a string followed by ':' is a key (JSON whitespace is all ≤ U+0020).
+        let k = j + 1;
+        while (text.charCodeAt(k) <= 32) k++;
+        if (text.charCodeAt(k) === 58) {
+          const key: string = escaped ? JSON.parse(text.slice(i, j + 1)) : text.slice(i + 1, j);
+          if (keys.has(key)) return key;
+          keys.add(key);
+        }
+      }
+      i = j;
+    }
+  }
+  return null;
+}
+
+/** 400 naming the first key an object of `text` gives twice (see repeatedKey). */
+export function refuseRepeatedKey(text: string): void {
+  const key = repeatedKey(text);
+  if (key !== null) throw new ApiError("invalid_request", `${key}: given more than once in one JSON object`, { field: key });
 }

@@ -110,6 +110,29 @@ describe("hostile request shapes", () => {
     expect((await s.db.sql`select name from gates where id = 'SHAPE_A'`)[0]!.name).toBe("shape_a");
   });
 
+  test("a JSON object naming a field twice is 400 naming it (JSON.parse kept the last); nothing written", async () => {
+    const cases: Array<[string, string, string, string]> = [
+      ["PATCH", "/api/v1/admin/gates/SHAPE_A", `{"mode":"locked","name":"x","mode":"normal"}`, "mode"],
+      ["PATCH", "/api/v1/admin/gates/SHAPE_A", `{"mode":"locked","mo\\u0064e":"normal"}`, "mode"], // the same key, escaped
+      ["POST", "/api/v1/admin/grants", `{"subject":{"user_id":"u1","user_id":"u2"},"target":{"gate_id":"SHAPE_A"}}`, "user_id"],
+      ["POST", "/api/v1/admin/import", `{"gates":[{"id":"DUPK","name":"a","name":"b"}]}`, "name"],
+      ["POST", "/api/v1/auth/token", `{"username":"a","password":"xxxxxxxxx","username":"b"}`, "username"],
+    ];
+    for (const [method, path, raw, field] of cases) {
+      const r = await s.call(method, path, { raw, headers: { "content-type": "application/json" } });
+      expect(`${raw} ${r.status}`).toBe(`${raw} 400`);
+      expect(r.body.error).toEqual({ code: "invalid_request", message: `${field}: given more than once in one JSON object`, details: { field } });
+    }
+    expect((await s.db.sql`select mode from gates where id = 'SHAPE_A'`)[0]!.mode).toBe("normal");
+    expect(await s.db.sql`select 1 from gates where id = 'DUPK'`).toHaveLength(0);
+    // The same key in different objects, in arrays, or inside a string value, is not a repeat.
+    const ok = await s.call("POST", "/api/v1/admin/import", {
+      raw: `{"gates":[{"id":"DUPK","name":"has \\"name\\": inside"},{"id":"DUPL","name":"b"}]}`, headers: { "content-type": "application/json" },
+    });
+    expect(ok.status).toBe(200);
+    expect((await s.db.sql`select name from gates where id = 'DUPK'`)[0]!.name).toBe('has "name": inside');
+  });
+
   test("HEAD on every GET route answers with the GET's status and no body; the event stream's included", async () => {
     for (const path of getRoutes()) {
       const [head, get] = [await raw("HEAD", path), path.endsWith("/stream") ? null : await raw("GET", path)];

@@ -8,7 +8,7 @@ import { IMPORT_COLLECTIONS, IMPORT_MODELS } from "../../admin/import-fields";
 import { ApiError } from "../../errors";
 import { adminAuth, adminCaller } from "./auth";
 import type { Deps } from "../../deps";
-import { utf8Text } from "../body";
+import { refuseRepeatedKey, utf8Text } from "../body";
 import { ErrorBody, Propagation } from "../schemas";
 
 export const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
@@ -64,11 +64,14 @@ function importBody(sql: Deps["sql"]) {
     if (text.length > IMPORT_MAX_BYTES || (text.length * 3 > IMPORT_MAX_BYTES && Buffer.byteLength(text) > IMPORT_MAX_BYTES)) throw tooLarge();
     if (type === "text/csv") return { kind: "csv", text };
     if (text.length === 0) throw new ApiError("invalid_request", "body: a JSON body is required", { field: "body" });
+    let value: unknown;
     try {
-      return { kind: "json", value: JSON.parse(text) };
+      value = JSON.parse(text);
     } catch {
       throw new ApiError("invalid_request", "body: not valid JSON", { field: "body" });
     }
+    refuseRepeatedKey(text); // a row naming a field twice would be imported with the last value
+    return { kind: "json", value };
   };
 }
 
