@@ -86,6 +86,5 @@ The lab's card + PIN reader:
     -d '{"gate_id":"LAB_PIN","token":"${t.alice}","pin":"${DEMO_PIN}"}'
 List gates as the admin:
   curl -s ${url}/api/v1/admin/gates -H 'authorization: Bearer ${t.admin}'
-API docs: ${url}/swagger
 `);
 }
