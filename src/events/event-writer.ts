@@ -11,11 +11,13 @@
 // logged and shown in /readyz.
 import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { finished } from "node:stream/promises";
 import type { Sql } from "../db/client";
 import type { Decision } from "../index/types";
 import { isConnectionError } from "../db/errors";
 import { ApiError } from "../errors";
 import { log } from "../log";
+import { TimeoutError, withTimeout } from "../timeout";
 import { eventId } from "./event-id";
 import { type Chunk, type EventLog, Journal, MemoryJournal, encodeRecord, HEADER_BYTES, recordBound } from "./journal";
 import { type AccessEvent, COLUMNS, type EventExtra, headOf, lineOf, NO_EXTRA } from "./copy-line";
@@ -36,10 +38,27 @@ export interface EventWriterOptions {
   adoptOrphans?: boolean;
   /** Spill files of earlier versions (JSON lines), moved into the journal at start by the primary. */
   legacySpillDir?: string;
+  /**
+   * The shipper's own pool, made anew when a batch is stuck (see SHIP_TIMEOUT_MS); the writer
+   * owns and ends it. Without it the shipper uses the pool it was given and only abandons a stuck
+   * batch (its connection stays lost to that pool).
+   */
+  connect?: () => Sql;
+  /** How long one batch may take before it is taken as stuck (default SHIP_TIMEOUT_MS). */
+  shipTimeoutMs?: number;
 }
 
 /** What one COPY carries at most. */
 const SHIP_BYTES = 1024 * 1024;
+/**
+ * A batch that has not settled after this long is taken as failed and shipped again (exactly
+ * once all the same: ids). postgres.js (3.4.9, on Bun) can leave a connection for good in a state
+ * where its query never settles when Postgres drops it at the wrong moment (a fresh connection's
+ * type fetch, BEGIN and COPY in flight: Postgres waits in the COPY for data that never comes, and
+ * even its statement timeout does not free the connection); without a bound the shipper waited
+ * forever, and the journal grew until verifies were refused.
+ */
+const SHIP_TIMEOUT_MS = 20_000;
 const ADOPT_EVERY_MS = 5000;
 
 /** The answer of a decision whose event could not be recorded (EVENT_JOURNAL_FULL=refuse). */
@@ -87,7 +106,10 @@ export class EventWriter {
   /** At the disk budget right now. */
   full = false;
 
-  constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {
+  private sql: Sql;
+
+  constructor(sql: Sql, private readonly opts: EventWriterOptions) {
+    this.sql = opts.connect ? opts.connect() : sql;
     if (opts.journalDir === null) {
       this.journal = new MemoryJournal(opts.maxBytes);
       this.ownFrom = 0;
@@ -329,8 +351,9 @@ export class EventWriter {
   private async ship(j: EventLog, own: boolean): Promise<boolean> {
     for (let chunk = j.read(SHIP_BYTES); chunk !== null; chunk = j.read(SHIP_BYTES)) {
       try {
-        await this.insert(chunk);
+        await withTimeout(this.insert(chunk), this.opts.shipTimeoutMs ?? SHIP_TIMEOUT_MS, "event batch");
       } catch (e) {
+        if (e instanceof TimeoutError) this.replacePool();
         this.failed++;
         if (this.failures++ === 0) log.warn("event flush failed; events stay in the journal and are retried", { error: String(e), backlog: this.depth });
         return false;
@@ -367,13 +390,22 @@ export class EventWriter {
     await this.touchDevices(chunk.devices);
   }
 
+  /** A stuck batch: ship with a fresh pool of our own from now on, and drop the old one's connections. */
+  private replacePool(): void {
+    if (!this.opts.connect) return;
+    const old = this.sql;
+    this.sql = this.opts.connect();
+    log.error("an event batch did not settle in time; shipping on new connections", { timeout_ms: this.opts.shipTimeoutMs ?? SHIP_TIMEOUT_MS });
+    void old.end({ timeout: 0 }).catch(() => {});
+  }
+
   private async copyInto(sql: Sql, table: string, body: Buffer): Promise<void> {
     const w = await sql`copy ${sql(table)} (${sql.unsafe(COLUMNS)}) from stdin`.writable();
-    await new Promise<void>((resolve, reject) => {
-      w.on("error", reject);
-      w.on("finish", () => resolve());
-      w.end(body);
-    });
+    // finished(), not listeners of our own: a connection lost as the COPY began may have destroyed
+    // the stream already (its error is kept on it, see patches/postgres@3.4.9.patch), and
+    // finished() rejects with that error where a late 'error' listener would wait forever.
+    w.end(body);
+    await finished(w);
   }
 
   /** The same COPY lines, through a temporary table, skipping the events Postgres already has. */
@@ -452,6 +484,7 @@ export class EventWriter {
     }
     if (!ok) log.warn("Postgres unreachable at shutdown: events kept in the journal for the next start", { count: this.depth, dir: this.journalPath });
     this.journal.close();
+    if (this.opts.connect) await this.sql.end({ timeout: 1 }).catch(() => {});
     return ok;
   }
 }
