@@ -74,8 +74,6 @@ export async function startService(config: Readonly<Config>, opts: ServiceOption
     throw e;
   }
   const events = new EventWriter(sql, {
-    // Batches go out on connections of their own (two), replaced when one gets stuck.
-    connect: () => createSql(opts.databaseUrl, { max: 2, applicationName: "portcullis-events" }),
     flushMs: config.eventFlushMs, journalDir: config.eventJournal ? config.eventJournalDir : null, journalIndex: opts.workerIndex ?? 0,
     segmentBytes: config.eventJournalSegmentBytes, maxBytes: config.eventJournalMaxBytes, fsyncMs: config.eventJournalFsyncMs,
     whenFull: config.eventJournalFull, adoptOrphans: (opts.workerIndex ?? 0) === 0, legacySpillDir: config.eventSpillDir,

@@ -17,7 +17,6 @@ import type { Decision } from "../index/types";
 import { isConnectionError } from "../db/errors";
 import { ApiError } from "../errors";
 import { log } from "../log";
-import { TimeoutError, withTimeout } from "../timeout";
 import { eventId } from "./event-id";
 import { type Chunk, type EventLog, Journal, MemoryJournal, encodeRecord, HEADER_BYTES, recordBound } from "./journal";
 import { type AccessEvent, COLUMNS, type EventExtra, headOf, lineOf, NO_EXTRA } from "./copy-line";
@@ -38,27 +37,10 @@ export interface EventWriterOptions {
   adoptOrphans?: boolean;
   /** Spill files of earlier versions (JSON lines), moved into the journal at start by the primary. */
   legacySpillDir?: string;
-  /**
-   * The shipper's own pool, made anew when a batch is stuck (see SHIP_TIMEOUT_MS); the writer
-   * owns and ends it. Without it the shipper uses the pool it was given and only abandons a stuck
-   * batch (its connection stays lost to that pool).
-   */
-  connect?: () => Sql;
-  /** How long one batch may take before it is taken as stuck (default SHIP_TIMEOUT_MS). */
-  shipTimeoutMs?: number;
 }
 
 /** What one COPY carries at most. */
 const SHIP_BYTES = 1024 * 1024;
-/**
- * A batch that has not settled after this long is taken as failed and shipped again (exactly
- * once all the same: ids). postgres.js (3.4.9, on Bun) can leave a connection for good in a state
- * where its query never settles when Postgres drops it at the wrong moment (a fresh connection's
- * type fetch, BEGIN and COPY in flight: Postgres waits in the COPY for data that never comes, and
- * even its statement timeout does not free the connection); without a bound the shipper waited
- * forever, and the journal grew until verifies were refused.
- */
-const SHIP_TIMEOUT_MS = 20_000;
 const ADOPT_EVERY_MS = 5000;
 
 /** The answer of a decision whose event could not be recorded (EVENT_JOURNAL_FULL=refuse). */
@@ -106,10 +88,7 @@ export class EventWriter {
   /** At the disk budget right now. */
   full = false;
 
-  private sql: Sql;
-
-  constructor(sql: Sql, private readonly opts: EventWriterOptions) {
-    this.sql = opts.connect ? opts.connect() : sql;
+  constructor(private readonly sql: Sql, private readonly opts: EventWriterOptions) {
     if (opts.journalDir === null) {
       this.journal = new MemoryJournal(opts.maxBytes);
       this.ownFrom = 0;
@@ -351,9 +330,8 @@ export class EventWriter {
   private async ship(j: EventLog, own: boolean): Promise<boolean> {
     for (let chunk = j.read(SHIP_BYTES); chunk !== null; chunk = j.read(SHIP_BYTES)) {
       try {
-        await withTimeout(this.insert(chunk), this.opts.shipTimeoutMs ?? SHIP_TIMEOUT_MS, "event batch");
+        await this.insert(chunk);
       } catch (e) {
-        if (e instanceof TimeoutError) this.replacePool();
         this.failed++;
         if (this.failures++ === 0) log.warn("event flush failed; events stay in the journal and are retried", { error: String(e), backlog: this.depth });
         return false;
@@ -388,15 +366,6 @@ export class EventWriter {
       else await this.insertOneByOne(chunk.copy, e);
     }
     await this.touchDevices(chunk.devices);
-  }
-
-  /** A stuck batch: ship with a fresh pool of our own from now on, and drop the old one's connections. */
-  private replacePool(): void {
-    if (!this.opts.connect) return;
-    const old = this.sql;
-    this.sql = this.opts.connect();
-    log.error("an event batch did not settle in time; shipping on new connections", { timeout_ms: this.opts.shipTimeoutMs ?? SHIP_TIMEOUT_MS });
-    void old.end({ timeout: 0 }).catch(() => {});
   }
 
   private async copyInto(sql: Sql, table: string, body: Buffer): Promise<void> {
@@ -484,7 +453,6 @@ export class EventWriter {
     }
     if (!ok) log.warn("Postgres unreachable at shutdown: events kept in the journal for the next start", { count: this.depth, dir: this.journalPath });
     this.journal.close();
-    if (this.opts.connect) await this.sql.end({ timeout: 1 }).catch(() => {});
     return ok;
   }
 }
